@@ -1,0 +1,115 @@
+"""Settings, read once from the environment and `.env` into one typed object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot import __version__
+
+
+class Settings(BaseSettings):
+    """Every setting of Clipbot; `.env.example` documents each one.
+
+    Built once at start-up (``Settings()``) and passed down; no other module reads the
+    environment. Tests build it with keyword arguments and ``_env_file=None``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        case_sensitive=False,
+    )
+
+    # --- core -------------------------------------------------------------------------
+    backend: Literal["local", "nemo"] = Field("local", alias="CLIPBOT_BACKEND")
+    data_dir: Path = Field(Path("./data"), alias="CLIPBOT_DATA_DIR")
+    log_level: str = Field("INFO", alias="CLIPBOT_LOG_LEVEL")
+    default_language: str = Field("en", alias="CLIPBOT_LANGUAGE")
+
+    # --- engine -----------------------------------------------------------------------
+    # Shortest gap between two edits of one chat's status message.
+    status_edit_interval_s: float = Field(3.0, alias="CLIPBOT_STATUS_EDIT_INTERVAL")
+    # "⏳ Still working…" is said at each multiple of this while waiting.
+    still_working_interval_s: float = Field(120.0, alias="CLIPBOT_STILL_WORKING_INTERVAL")
+    # After a dropped stream: first state read, later reads, and how many unchanged reads
+    # mean the turn failed.
+    recovery_first_check_s: float = Field(30.0, alias="CLIPBOT_RECOVERY_FIRST_CHECK")
+    recovery_interval_s: float = Field(60.0, alias="CLIPBOT_RECOVERY_INTERVAL")
+    recovery_max_checks: int = Field(5, alias="CLIPBOT_RECOVERY_MAX_CHECKS")
+
+    # --- Nemo -------------------------------------------------------------------------
+    nemo_base_url: str = Field("https://mega-api-prod.nemovideo.ai", alias="NEMO_BASE_URL")
+    nemo_token: SecretStr | None = Field(None, alias="NEMO_TOKEN")
+    nemo_client_id: str | None = Field(None, alias="NEMO_CLIENT_ID")
+    nemo_web_url: str = Field("https://nemovideo.com", alias="NEMO_WEB_URL")
+    nemo_skill_source: str = Field("clipbot", alias="NEMO_SKILL_SOURCE")
+    nemo_skill_version: str = Field(__version__, alias="NEMO_SKILL_VERSION")
+    nemo_skill_platform: str = Field("clipbot", alias="NEMO_SKILL_PLATFORM")
+    nemo_rate_limit_wait_s: float = Field(30.0, alias="NEMO_RATE_LIMIT_WAIT")
+    # Read timeout on the chat stream: longer than the longest keep-alive gap.
+    nemo_stream_read_timeout_s: float = Field(90.0, alias="NEMO_STREAM_READ_TIMEOUT")
+    nemo_turn_timeout_s: float = Field(900.0, alias="NEMO_TURN_TIMEOUT")
+    nemo_keepalive_only_timeout_s: float = Field(600.0, alias="NEMO_KEEPALIVE_ONLY_TIMEOUT")
+    nemo_request_timeout_s: float = Field(60.0, alias="NEMO_REQUEST_TIMEOUT")
+    # Render polling: first check after this, then backing off to the maximum.
+    nemo_render_poll_first_s: float = Field(1.0, alias="NEMO_RENDER_POLL_FIRST")
+    nemo_render_poll_max_s: float = Field(15.0, alias="NEMO_RENDER_POLL_MAX")
+    nemo_render_timeout_s: float = Field(900.0, alias="NEMO_RENDER_TIMEOUT")
+
+    # --- local renderer ---------------------------------------------------------------
+    render_preset: str = Field("veryfast", alias="CLIPBOT_RENDER_PRESET")
+    render_crf: int = Field(21, alias="CLIPBOT_RENDER_CRF")
+    # Bitrate cap so a 5-10 s clip fits Discord's 10 MiB and Telegram's limits.
+    render_max_bitrate_kbps: int = Field(7000, alias="CLIPBOT_RENDER_MAX_BITRATE")
+
+    # --- Telegram ---------------------------------------------------------------------
+    telegram_bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_base_url: str = Field(
+        "https://api.telegram.org/bot", alias="TELEGRAM_API_BASE_URL"
+    )
+    telegram_file_base_url: str = Field(
+        "https://api.telegram.org/file/bot", alias="TELEGRAM_FILE_BASE_URL"
+    )
+    telegram_local_mode: bool = Field(False, alias="TELEGRAM_LOCAL_MODE")
+    telegram_webhook_url: str | None = Field(None, alias="TELEGRAM_WEBHOOK_URL")
+    telegram_webhook_listen: str = Field("0.0.0.0", alias="TELEGRAM_WEBHOOK_LISTEN")
+    telegram_webhook_port: int = Field(8443, alias="TELEGRAM_WEBHOOK_PORT")
+    telegram_webhook_secret: SecretStr | None = Field(None, alias="TELEGRAM_WEBHOOK_SECRET")
+
+    # --- Discord ----------------------------------------------------------------------
+    discord_bot_token: SecretStr | None = Field(None, alias="DISCORD_BOT_TOKEN")
+    discord_api_base_url: str | None = Field(None, alias="DISCORD_API_BASE_URL")
+    discord_gateway_url: str | None = Field(None, alias="DISCORD_GATEWAY_URL")
+
+    @classmethod
+    def load(cls, env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
+        """Read the environment and `env_file` (None: no file); `overrides` win.
+
+        Overrides are given by field name (``backend="nemo"``), as tests do.
+        """
+        return cls(_env_file=env_file, **overrides)
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite database file inside the data dir."""
+        return self.data_dir / "clipbot.sqlite3"
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value, for the log redaction filter."""
+        found = [
+            s.get_secret_value()
+            for s in (
+                self.nemo_token,
+                self.telegram_bot_token,
+                self.telegram_webhook_secret,
+                self.discord_bot_token,
+            )
+            if s is not None
+        ]
+        return [s for s in found if s]

@@ -1,0 +1,71 @@
+"""Logging set-up: one format, and a filter that keeps secrets out of every line."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+# Shapes of tokens we know, redacted even when they are not configured secrets
+# (a token the backend just issued, a token inside a URL a library logs).
+_TOKEN_SHAPES = re.compile(
+    r"nmv_usr_[A-Za-z0-9_-]+"  # Nemo user tokens
+    r"|\b\d{6,12}:[A-Za-z0-9_-]{30,}"  # Telegram bot tokens
+    r"|[MN][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}"  # Discord bot tokens
+    r"|(?<=Bearer )[A-Za-z0-9._~+/=-]+"
+)
+REDACTED = "[redacted]"
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with every given secret and every known token shape replaced."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return _TOKEN_SHAPES.sub(REDACTED, text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's final message with secrets redacted."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def add_secret(self, secret: str) -> None:
+        """Redact this value too from now on (a token obtained at run time)."""
+        if secret and secret not in self.secrets:
+            self.secrets.append(secret)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        cleaned = redact(message, self.secrets)
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self.secrets)
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def redaction_filter() -> RedactingFilter:
+    """The process-wide filter (so a client can register a token it obtains)."""
+    return _FILTER
+
+
+def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
+    """Configure the root logger once: a plain format and the redaction filter."""
+    for secret in secrets:
+        _FILTER.add_secret(secret)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_FILTER)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # httpx logs every request URL at INFO; keep it at WARNING.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

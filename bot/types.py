@@ -1,0 +1,139 @@
+"""The ports between the engine and the chat platforms.
+
+Adapters turn a platform's update into one `IncomingMessage` and implement one
+`OutgoingChannel`. Nothing here knows a platform; models never do I/O themselves
+(an attachment carries the adapter's fetch function, called only by the engine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+AttachmentKind = Literal["image", "audio", "video", "file"]
+
+#: Downloads the attachment's bytes to the given path (the adapter's own call).
+FetchFn = Callable[[Path], Awaitable[None]]
+
+#: Stable ids of the buttons on result messages. An adapter turns a press into an
+#: `IncomingMessage` whose text is the matching command ("/export", ...), so a button
+#: keeps working after a restart: nothing but this id travels with it.
+ButtonAction = Literal["export", "status", "credits", "new"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatKey:
+    """One conversation: a platform and that platform's chat (or channel) id."""
+
+    platform: str
+    chat_id: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.chat_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> ChatKey:
+        """Inverse of `str()`: ``"telegram:123"`` → ``ChatKey("telegram", "123")``."""
+        platform, _, chat_id = text.partition(":")
+        if not platform or not chat_id:
+            raise ValueError(f"not a chat key: {text!r}")
+        return cls(platform, chat_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who wrote a message; `name` is what the bot calls them in a group."""
+
+    id: str
+    name: str
+    language_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message; its bytes are fetched only when needed."""
+
+    name: str
+    mime_type: str | None
+    size: int | None
+    kind: AttachmentKind
+    fetch: FetchFn = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """One platform-neutral message to the bot."""
+
+    chat: ChatKey
+    sender: Sender
+    text: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    is_group: bool = False
+    #: In a group: the bot was mentioned, replied to, or given a command. Always True
+    #: in a private chat.
+    addressed: bool = True
+    #: The platform's id of the message (for logs and replies); None when there is none.
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A button under a message; pressing it sends the matching command."""
+
+    label: str
+    action: ButtonAction
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """An adapter's handle on a message it sent, so the engine can edit it."""
+
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class VideoInfo:
+    """What a platform wants to know about a video it is sent."""
+
+    width: int
+    height: int
+    duration_s: float
+    thumbnail: Path | None = None
+
+
+class OutgoingChannel(Protocol):
+    """Where the engine writes to one chat. Each adapter implements it once."""
+
+    #: The biggest file the platform accepts from the bot in this chat, in bytes;
+    #: None when there is no limit (the terminal).
+    @property
+    def max_upload_bytes(self) -> int | None: ...
+
+    async def send_text(self, text: str, buttons: Sequence[Button] = ()) -> MessageRef:
+        """Send a text message (plain text, no markup)."""
+        ...
+
+    async def edit_text(self, ref: MessageRef, text: str) -> None:
+        """Replace the text of a message the channel sent before."""
+        ...
+
+    async def send_video(
+        self,
+        path: Path,
+        caption: str,
+        info: VideoInfo,
+        buttons: Sequence[Button] = (),
+    ) -> MessageRef:
+        """Send an MP4 file that fits `max_upload_bytes`, with a caption."""
+        ...
+
+    async def send_link(self, url: str, caption: str, buttons: Sequence[Button] = ()) -> MessageRef:
+        """Send a download link in place of a file that is over the platform's limit."""
+        ...
+
+    def working(self) -> AbstractAsyncContextManager[None]:
+        """Show "working" (typing, uploading video) for as long as the block runs."""
+        ...

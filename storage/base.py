@@ -1,0 +1,100 @@
+"""The storage interface the engine and adapters use; `storage.sqlite` implements it.
+
+Kept small on purpose: what must survive a restart and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from bot.backend import BackendSession
+from bot.types import ChatKey
+
+RequestState = Literal["queued", "running", "done", "failed"]
+JobState = Literal["submitted", "pending", "processing", "completed", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    """Per-chat settings the user chose."""
+
+    language: str = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A backend identity (Nemo: the client id, kept for good, and the token)."""
+
+    client_id: str
+    token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RenderJob:
+    """A render the backend runs for a chat."""
+
+    job_id: str
+    chat: ChatKey
+    backend: str
+    state: JobState
+    progress: float | None = None
+    output_url: str | None = None
+
+
+class Store(Protocol):
+    """Everything persisted. All methods are safe to call from many tasks at once."""
+
+    async def get_chat_settings(self, chat: ChatKey) -> ChatSettings:
+        """The chat's settings (defaults when the chat is new)."""
+        ...
+
+    async def set_chat_settings(self, chat: ChatKey, settings: ChatSettings) -> None:
+        """Create or replace the chat's settings."""
+        ...
+
+    async def get_session(self, chat: ChatKey, backend: str) -> BackendSession | None:
+        """The chat's session on that backend, if one was opened."""
+        ...
+
+    async def save_session(self, chat: ChatKey, backend: str, session: BackendSession) -> None:
+        """Create or replace the chat's session on that backend."""
+        ...
+
+    async def delete_session(self, chat: ChatKey, backend: str) -> None:
+        """Forget the chat's session (`/new`, or the backend lost it)."""
+        ...
+
+    async def get_identity(self, backend: str) -> Identity | None:
+        """The stored identity for a backend."""
+        ...
+
+    async def save_identity(self, backend: str, identity: Identity) -> None:
+        """Create or replace the identity for a backend."""
+        ...
+
+    async def add_request(self, chat: ChatKey, sender_id: str, text: str) -> int:
+        """Record a request (a message that starts work); returns its id."""
+        ...
+
+    async def set_request_state(
+        self, request_id: int, state: RequestState, detail: str | None = None
+    ) -> None:
+        """Move a request to a new state."""
+        ...
+
+    async def save_job(self, job: RenderJob) -> None:
+        """Create or update a render job."""
+        ...
+
+    async def get_job(self, job_id: str) -> RenderJob | None:
+        """A render job by id."""
+        ...
+
+    async def mark_update(self, platform: str, update_id: str) -> bool:
+        """Record a platform update id; True the first time, False if already handled."""
+        ...
+
+    async def close(self) -> None:
+        """Close the connection."""
+        ...

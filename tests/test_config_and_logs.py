@@ -1,0 +1,69 @@
+"""Settings are read once into a typed object; secrets never reach a log line."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.logs import RedactingFilter, redact
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_without_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CLIPBOT_BACKEND", "CLIPBOT_DATA_DIR", "NEMO_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings.load(None)
+    assert settings.backend == "local"
+    assert settings.data_dir == Path("data")
+    assert settings.nemo_token is None
+
+
+def test_environment_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CLIPBOT_BACKEND", "nemo")
+    monkeypatch.setenv("CLIPBOT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("NEMO_TOKEN", "nmv_usr_abcdefabcdef")
+    settings = Settings.load(None)
+    assert settings.backend == "nemo"
+    assert settings.db_path == tmp_path / "clipbot.sqlite3"
+    assert "nmv_usr_abcdefabcdef" not in repr(settings)
+    assert settings.secrets() == ["nmv_usr_abcdefabcdef"]
+
+
+def test_env_example_lists_every_setting() -> None:
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    names = {line.split("=", 1)[0] for line in example.splitlines() if "=" in line}
+    names = {n for n in names if not n.startswith("#")}
+    aliases = {str(f.alias) for f in Settings.model_fields.values()}
+    assert aliases == names
+
+
+def test_redaction_of_configured_and_known_shapes() -> None:
+    text = "token=nmv_usr_secret123 bot 123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw x=s3cr3t"
+    out = redact(text, ["s3cr3t"])
+    assert "nmv_usr_secret123" not in out
+    assert "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" not in out
+    assert "s3cr3t" not in out
+    assert out.count("[redacted]") == 3
+
+
+def test_filter_redacts_arguments_and_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("clipbot.test.redact")
+    caplog.handler.addFilter(RedactingFilter(["hunter2"]))
+    with caplog.at_level(logging.INFO, logger="clipbot.test.redact"):
+        logger.info("calling with %s", "Bearer hunter2")
+        try:
+            raise RuntimeError("boom hunter2")
+        except RuntimeError:
+            logger.exception("failed")
+    assert "hunter2" not in caplog.text
+    assert "[redacted]" in caplog.text
+
+
+def test_overrides_by_field_name(tmp_path: Path) -> None:
+    settings = Settings.load(None, backend="nemo", data_dir=tmp_path)
+    assert settings.backend == "nemo"
+    assert settings.data_dir == tmp_path
