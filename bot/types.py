@@ -137,3 +137,27 @@ class OutgoingChannel(Protocol):
     def working(self) -> AbstractAsyncContextManager[None]:
         """Show "working" (typing, uploading video) for as long as the block runs."""
         ...
+
+
+class MessageHandler(Protocol):
+    """What an adapter calls for each incoming message: the engine's `handle`.
+
+    It returns as soon as the message is accepted (answered at once, or queued behind
+    the chat's running turn); the work itself goes on in the engine's per-chat worker.
+    """
+
+    async def __call__(self, message: IncomingMessage, channel: OutgoingChannel) -> None: ...
+
+
+class Adapter(Protocol):
+    """A platform connection that runs beside the others in one event loop."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Connect and begin receiving; return once running (never block the loop)."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop receiving, finish sending, close connections."""
+        ...
