@@ -72,7 +72,11 @@ def nearest_aspect(width: int, height: int) -> Aspect:
     """The standard aspect nearest the photo's, keeping its orientation."""
     r = width / height
     pool: list[Aspect] = ["16:9", "1:1"] if r > 1.1 else (["1:1"] if r >= 0.9 else ["9:16", "4:5"])
-    return min(pool, key=lambda a: abs(math.log(r * ASPECTS[a][1] / ASPECTS[a][0])))
+    # Ties (a 4:3 photo sits halfway between 16:9 and 1:1) keep the photo's orientation.
+    return min(
+        pool,
+        key=lambda a: abs(math.log(r * ASPECTS[a][1] / ASPECTS[a][0])) - (a != "1:1") * 0.01,
+    )
 
 
 def frame_size(aspect: Aspect, resolution: int) -> tuple[int, int]:

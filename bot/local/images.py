@@ -8,6 +8,7 @@ reduced scale (`Image.draft`) to about what the output needs.
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,9 +70,11 @@ def _open(path: Path) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(path)
     except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        mp = f"about {int(found.group(1)) // 1_000_000} megapixels" if found else "far too many"
         raise BadImage(
-            "That image has far too many pixels to be a photo (it looks like a "
-            "decompression bomb). Please send a normal photo."
+            f"That image is too large ({mp}; it may be a decompression bomb). Please send "
+            f"a photo under {MAX_PIXELS // 1_000_000} megapixels."
         ) from exc
     except UnidentifiedImageError as exc:
         raise BadImage(

@@ -265,7 +265,7 @@ _FILLER_EN = frozenset(
     smooth smoothly slow slowly resolution title titled called text caption say says
     duration length frame rate fps speed motion move movement quality into as is should
     about around but really very thanks thank hi hello hey ok okay so up now
-    instead change switch go keep""".split()  # noqa: SIM905 - a word list reads better so
+    instead change switch go keep instagram telegram discord whatsapp wechat post""".split()  # noqa: SIM905 - a word list reads better so
 )
 _FILLER_ZH = tuple(
     sorted(

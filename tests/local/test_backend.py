@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -126,10 +127,16 @@ async def test_a_second_export_waits_its_turn(
     session = await backend.open_session("en")
     await backend.upload(session, photos["png"], "a.png")
     await _say(backend, session, "square, 1 second, 720p, 15 fps")
-    first, second = await asyncio.gather(
-        _export(backend, session, tmp_path / "a"), _export(backend, session, tmp_path / "b")
-    )
-    assert ExportProgress("queued") in second
-    assert isinstance(first[-1], ExportDone)
+    state = await backend.state(session)
+    first = backend.export(session, state, tmp_path / "a")
+    # Once the first export reports encoding, it holds the render slot.
+    assert await anext(first) == ExportProgress("encoding", 0.0)
+
+    async def drain(gen: AsyncIterator[ExportEvent]) -> list[ExportEvent]:
+        return [e async for e in gen]
+
+    rest, second = await asyncio.gather(drain(first), _export(backend, session, tmp_path / "b"))
+    assert second[0] == ExportProgress("queued")
+    assert isinstance(rest[-1], ExportDone)
     assert isinstance(second[-1], ExportDone)
-    assert first[-1].path != second[-1].path
+    assert rest[-1].path != second[-1].path
