@@ -12,6 +12,7 @@ import pytest
 from adapters.discord import create_adapter
 from adapters.discord.runner import DiscordAdapter
 from bot.config import Settings
+from bot.errors import FileTooLarge
 from bot.types import Button, IncomingMessage, OutgoingChannel, VideoInfo
 from storage.sqlite import SqliteStore
 from tests.discord.fake_discord import (
@@ -191,6 +192,31 @@ async def test_animate_defers_then_answers_in_followups(
     assert clip.custom_ids() == ["clipbot:status"]
     assert TEXT_CHANNEL_ID in fake.typing
     assert fake.in_channel(TEXT_CHANNEL_ID) == []
+
+
+async def test_a_video_over_the_reported_limit_is_refused_before_upload(
+    fake: FakeDiscord, adapter: DiscordAdapter, recorder: Recorder, tmp_path: Path
+) -> None:
+    video = tmp_path / "big.mp4"
+    video.write_bytes(b"\x00" * 2048)
+    fake.filesize_limit = 1024
+    outcome: list[BaseException] = []
+
+    async def reply(message: IncomingMessage, channel: OutgoingChannel) -> None:
+        try:
+            await channel.send_video(video, "too big", VideoInfo(64, 64, 1.0))
+        except FileTooLarge as exc:
+            outcome.append(exc)
+            await channel.send_link("https://example.invalid/big.mp4", "Download it here.")
+
+    recorder.reply = reply
+    await fake.slash_command("export", guild=True)
+    await fake.wait_until(lambda: len(fake.followups()) == 1)
+    assert isinstance(outcome[0], FileTooLarge)
+    assert outcome[0].limit_bytes == 1024
+    (link,) = fake.followups()
+    assert link.files == []
+    assert link.text == "Download it here.\nhttps://example.invalid/big.mp4"
 
 
 async def test_expired_interaction_token_falls_back_to_channel_messages(
