@@ -295,3 +295,14 @@ async def test_gateway_reconnect_resumes_and_keeps_answering(
     assert len(fake.identifies) == 1
     await fake.send_message("after", guild=False)
     assert (await recorder.next(2)).text == "after"
+
+
+async def test_a_message_delivered_twice_is_handled_once(
+    fake: FakeDiscord, adapter: DiscordAdapter, recorder: Recorder
+) -> None:
+    payload = fake.message("once", guild=False)
+    await fake.dispatch("MESSAGE_CREATE", payload)
+    await fake.dispatch("MESSAGE_CREATE", payload)
+    await fake.send_message("twice", guild=False)
+    assert (await recorder.next(2)).text == "twice"
+    assert [m.text for m, _ in recorder.calls] == ["once", "twice"]
