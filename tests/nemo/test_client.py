@@ -152,15 +152,14 @@ async def test_error_codes_become_typed_errors(
     ]
     for endpoint, code, status, error in cases:
         nemo_emulator.fail_next(endpoint, code=code, status=status)
+        calls = {
+            "upload": lambda: backend.upload(session, photo, "beach.png"),
+            "state": lambda: backend.state(session),
+            "claim": lambda: backend.project_link(session),
+            "credits": backend.credits,
+        }
         with pytest.raises(error) as info:
-            if endpoint == "upload":
-                await backend.upload(session, photo, "beach.png")
-            elif endpoint == "state":
-                await backend.state(session)
-            elif endpoint == "claim":
-                await backend.project_link(session)
-            else:
-                await backend.credits()
+            await calls[endpoint]()
         assert code is None or info.value.code == code
 
 

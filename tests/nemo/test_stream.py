@@ -163,9 +163,13 @@ async def test_dropped_stream_raises_and_the_turn_still_completes(
     nemo_emulator.next_turn(drop=True)
     nemo_emulator.config.generation_s = 0.3
     seen: list[AgentEvent] = []
-    with pytest.raises(StreamDropped):
+
+    async def consume() -> None:
         async for event in backend.instruct(session, "animate it"):
             seen.append(event)
+
+    with pytest.raises(StreamDropped):
+        await consume()
     assert seen  # some events came before the drop
     assert (await backend.state(session)).draft == {}
     for _ in range(100):
