@@ -57,14 +57,16 @@ async def _events(chunks: list[bytes]) -> list[AgentEvent]:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        async with aconnect_sse(http, "POST", "http://nemo.test/run_sse") as source:
-            return [
-                e
-                async for e in read_turn(
-                    source, EventParser(), turn_timeout_s=5, keepalive_only_timeout_s=5
-                )
-            ]
+    async with (
+        httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http,
+        aconnect_sse(http, "POST", "http://nemo.test/run_sse") as source,
+    ):
+        return [
+            e
+            async for e in read_turn(
+                source, EventParser(), turn_timeout_s=5, keepalive_only_timeout_s=5
+            )
+        ]
 
 
 @settings(max_examples=60, deadline=None)

@@ -36,7 +36,7 @@ async def test_export_in_each_status_shape(
     progress = [e for e in events if isinstance(e, ExportProgress)]
     assert progress[0].stage == "submitted"
     assert "rendering" in {p.stage for p in progress}
-    percents = [p.percent for p in progress if p.stage == "rendering"]
+    percents = [p.percent or 0.0 for p in progress if p.stage == "rendering"]
     assert percents == sorted(percents)
     assert len(set(map(tuple, [(p.stage, p.percent) for p in progress]))) == len(progress)
     done = events[-1]
