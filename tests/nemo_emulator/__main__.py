@@ -51,7 +51,7 @@ def main() -> None:
     """Parse the arguments and serve until interrupted."""
     parser = argparse.ArgumentParser(description="A loopback Nemo API emulator.")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=8765, help="0: any free port")
     parser.add_argument("--realistic", action="store_true", help="the real service's timings")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
