@@ -113,12 +113,13 @@ async def _run(mb: int) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
     print(f"payload: {mb} MB each way (emulator in a separate process)")
     print("memory: peak RSS of this process, sampled every 2 ms, minus RSS before the transfer")
     for name, secs, mem in (("upload", up_s, up), ("download", down_s, down)):
-        print(
-            f"{name:9s} {mb / secs:8.1f} MB/s  {secs:6.2f} s  peak RSS added {mem.added / 2**20:6.1f} MB"
-        )
+        added = mem.added / 2**20
+        print(f"{name:9s} {mb / secs:8.1f} MB/s  {secs:6.2f} s  peak RSS added {added:6.1f} MB")
 
 
 def main() -> None:
