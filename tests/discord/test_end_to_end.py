@@ -122,3 +122,48 @@ async def test_server_channel_answers_a_mention_only(
     data = mp4_of([delivered])
     assert data is not None
     assert probe_codec(data) == "h264"
+
+
+async def test_a_clip_over_the_reported_limit_comes_as_a_link(
+    fake: FakeDiscord, settings: Settings, store: SqliteStore
+) -> None:
+    from bot.nemo import MemoryIdentityStore, create_backend
+    from tests.nemo_emulator.server import NemoEmulator
+
+    emulator = NemoEmulator()
+    await emulator.start()
+    nemo_settings = settings.model_copy(
+        update={
+            "backend": "nemo",
+            "nemo_base_url": emulator.base_url,
+            "status_edit_interval_s": 0.2,
+        }
+    )
+    backend: Any = create_backend(nemo_settings, MemoryIdentityStore())
+    engine: Any = engine_module.Engine(nemo_settings, backend, store)
+    adapter = DiscordAdapter(nemo_settings, engine, store, guild_ready_timeout_s=0.05)
+    fake.filesize_limit = 1024  # every real clip is bigger
+    await adapter.start()
+    try:
+        photo = fake.add_file("beach.jpg", photo_bytes(), "image/jpeg")
+        await fake.slash_command(
+            "animate",
+            [
+                {"name": "image", "type": 11, "value": photo["id"]},
+                {"name": "prompt", "type": 3, "value": "a 2-second zoom-in"},
+            ],
+            attachments=[photo],
+        )
+        await fake.wait_until(
+            lambda: (
+                any("http" in m.text for m in fake.followups())
+                and any(m.custom_ids() for m in fake.followups())
+            ),
+            within=90,
+        )
+        assert mp4_of(fake.followups()) is None
+    finally:
+        await adapter.stop()
+        await engine.aclose()
+        await backend.aclose()
+        await emulator.stop()
