@@ -84,6 +84,19 @@ def rgb_to_yuv709(rgb: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], ...]:
     return y, u, np.ascontiguousarray(uv[:, :, 1], dtype=np.uint8)
 
 
+def _resize(photo: Image.Image, w: int, h: int) -> Image.Image:
+    """Area averaging to shrink (fast, no aliasing), bicubic to enlarge."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    if (w, h) == photo.size:
+        return photo
+    shrink = w <= photo.width and h <= photo.height
+    method = cv2.INTER_AREA if shrink else cv2.INTER_CUBIC
+    return Image.fromarray(cv2.resize(np.asarray(photo), (w, h), interpolation=method))
+
+
 def _compose(photo: Image.Image, cw: int, ch: int, fit: Fit) -> Image.Image:
     from PIL import Image, ImageFilter
 
@@ -91,12 +104,12 @@ def _compose(photo: Image.Image, cw: int, ch: int, fit: Fit) -> Image.Image:
     if fit == "cover":
         s = max(cw / pw, ch / ph)
         sw, sh = max(cw, round(pw * s)), max(ch, round(ph * s))
-        scaled = photo.resize((sw, sh), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        scaled = _resize(photo, sw, sh)
         left, top = (sw - cw) // 2, (sh - ch) // 2
         return scaled.crop((left, top, left + cw, top + ch))
     s = min(cw / pw, ch / ph)
     fw, fh = max(1, round(pw * s)), max(1, round(ph * s))
-    fg = photo.resize((fw, fh), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    fg = _resize(photo, fw, fh)
     # The fill: the photo itself, cover-cropped small, blurred hard and darkened.
     small_w, small_h = max(8, cw // 16), max(8, ch // 16)
     bs = max(small_w / pw, small_h / ph)

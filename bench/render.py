@@ -1,0 +1,296 @@
+"""Local render benchmark: a 5 s 1080×1920 30 fps clip from a 12-megapixel photo.
+
+Prints, from one run, medians over a few repetitions taken in turn (ours, floor,
+zoompan, ours, …) so that drift on a shared machine hits all three alike:
+
+- ours: `bot.local.render.render` (decode with `Image.draft`, still built once,
+  sub-pixel warp in a producer thread, x264 through PyAV);
+- the floor: the same encoder and settings fed the same number of ready-made frames
+  from memory (all of our clip's frames, made beforehand);
+- zoompan: ffmpeg's `zoompan` filter making the same eased zoom from the same photo,
+  through PyAV's own filter graph (`av.filter.Graph`, the libavfilter in PyAV's wheel),
+  encoded the same way;
+- peak memory: VmHWM of a fresh process that makes one clip;
+- jitter: frame-to-frame motion of the two outputs fitted (ECC) against each one's
+  intended smooth path.
+
+    python -m bench.render [--reps 5] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.config import Settings
+from bot.local import motion
+from bot.local.render import RenderSpec, Slide, _Frames, open_output, render
+
+W, H, FPS = 1080, 1920, 30
+ZOOM = 1.0 + motion.BASE_ZOOM
+
+
+def make_photo(folder: Path) -> Path:
+    """A 3000×4000 (12 MP) JPEG: a sample photo upscaled, with a little sensor grain."""
+    import cv2
+    import skimage.data
+
+    src = np.rot90(skimage.data.coffee()).copy()  # type: ignore[no-untyped-call]
+    big = cv2.resize(src, (3000, 4000), interpolation=cv2.INTER_CUBIC)
+    rng = np.random.default_rng(0)
+    big = np.clip(big + rng.normal(0, 3, big.shape), 0, 255).astype(np.uint8)
+    path = folder / "photo-12mp.jpg"
+    cv2.imwrite(str(path), big[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
+    return path
+
+
+def spec_for(photo: Path, seconds: float, settings: Settings) -> RenderSpec:
+    """The benchmark clip: a centred eased zoom in, as the default clip."""
+    return RenderSpec(
+        slides=(Slide(photo, "zoom_in"),),
+        width=W,
+        height=H,
+        fps=FPS,
+        duration_s=seconds,
+        preset=settings.render_preset,
+        crf=settings.render_crf,
+        max_bitrate_kbps=settings.render_max_bitrate_kbps,
+    )
+
+
+def _cpu() -> float:
+    """CPU seconds used by this process so far, all threads."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def run_ours(spec: RenderSpec, out: Path) -> None:
+    render(spec, out)
+
+
+def run_floor(spec: RenderSpec, frames: list[Any], out: Path) -> None:
+    """Encode `spec.frames` ready-made frames with the same encoder settings."""
+    container, stream = open_output(out, spec)
+    with container:
+        for k in range(spec.frames):
+            vf = frames[k % len(frames)]
+            vf.pts = k
+            container.mux(stream.encode(vf))
+        container.mux(stream.encode(None))
+
+
+def ready_frames(spec: RenderSpec, count: int) -> list[Any]:
+    """`count` of our clip's frames, spread over it, as encoder-ready frames."""
+    import av
+
+    maker = _Frames(spec)
+    out = []
+    for i in range(count):
+        vf = av.VideoFrame.from_ndarray(maker.frame(i * spec.frames // count), format="yuv420p")
+        vf.time_base = Fraction(1, spec.fps)
+        vf.color_range = 1
+        vf.colorspace = 1
+        out.append(vf)
+    return out
+
+
+def zoompan_expr(frames: int) -> str:
+    """zoompan's zoom for frame `on`, with our quintic ease."""
+    t = f"(on/{frames - 1})"
+    return f"1+{ZOOM - 1.0:.4f}*({t}*{t}*{t}*({t}*(6*{t}-15)+10))"
+
+
+def run_zoompan(photo: Path, spec: RenderSpec, out: Path) -> None:
+    """The same move with ffmpeg's zoompan, through PyAV's filter graph, same encoder."""
+    import av
+
+    sw, sh = even_up(W * ZOOM), even_up(H * ZOOM)
+    with av.open(str(photo)) as src:
+        frame = next(src.decode(video=0))
+    graph = av.filter.Graph()
+    buf = graph.add_buffer(
+        width=frame.width, height=frame.height, format=frame.format, time_base=Fraction(1, 1)
+    )
+    chain = [
+        buf,
+        # Cover-scale and crop to the output's aspect, as large as the deepest zoom needs
+        # (the same head room ours gets).
+        graph.add("scale", f"w={sw}:h={sh}:force_original_aspect_ratio=increase"),
+        graph.add("crop", f"{sw}:{sh}"),
+        graph.add(
+            "zoompan",
+            f"z='{zoompan_expr(spec.frames)}':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)'"
+            f":d={spec.frames}:s={W}x{H}:fps={spec.fps}",
+        ),
+        # zoompan from a JPEG emits full range BT.601: convert to what we tag.
+        graph.add("scale", "out_color_matrix=bt709:out_range=tv"),
+        graph.add("format", "yuv420p"),
+        graph.add("buffersink"),
+    ]
+    for a, b in itertools.pairwise(chain):
+        a.link_to(b)
+    graph.configure()
+    graph.push(frame)
+    graph.push(None)
+    container, stream = open_output(out, spec)
+    with container:
+        k = 0
+        while True:
+            try:
+                zf = graph.pull()
+            except (av.error.EOFError, BlockingIOError):
+                break
+            assert isinstance(zf, av.VideoFrame)
+            zf.pts = k
+            zf.time_base = Fraction(1, spec.fps)
+            zf.color_range = 1
+            zf.colorspace = 1
+            container.mux(stream.encode(zf))
+            k += 1
+        container.mux(stream.encode(None))
+    if k != spec.frames:
+        raise RuntimeError(f"zoompan made {k} frames, not {spec.frames}")
+
+
+def even_up(x: float) -> int:
+    """The even integer at or above `x`."""
+    n = int(np.ceil(x))
+    return n + (n & 1)
+
+
+def jitter(path: Path, zoom_at: Callable[[int], float], pairs: int = 24) -> tuple[float, float]:
+    """RMS and max error (px) of frame-to-frame motion against a centred zoom path,
+    fitted with ECC on a 512×512 region off-centre, over `pairs` consecutive pairs."""
+    import av
+    import cv2
+
+    y0, x0, size = 300, 60, 512
+    ys: list[np.ndarray] = []
+    with av.open(str(path)) as c:
+        for k, f in enumerate(c.decode(video=0)):
+            if k >= pairs + 1:
+                break
+            plane = f.to_ndarray()[:H]  # yuv420p: the Y rows
+            ys.append(plane[y0 : y0 + size, x0 : x0 + size].astype(np.float32))
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 1e-5)
+    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], float).T
+    errors = []
+    for k in range(len(ys) - 1):
+        _, warp = cv2.findTransformECC(
+            ys[k + 1], ys[k], np.eye(2, 3, dtype=np.float32), cv2.MOTION_AFFINE, criteria
+        )
+        # Intended: content scales by z_k/z_{k+1} about the frame centre.
+        s = zoom_at(k) / zoom_at(k + 1)
+        cx, cy = W / 2 - x0, H / 2 - y0
+        pts = corners[:2]
+        intended = np.array([[cx], [cy]]) + (pts - [[cx], [cy]]) * s
+        measured = np.asarray(warp, dtype=np.float64) @ corners
+        errors.append(float(np.hypot(*(measured - intended)).max()))
+    e = np.array(errors)
+    return float(np.sqrt((e**2).mean())), float(e.max())
+
+
+def peak_memory_mb(photo: Path, seconds: float, out: Path) -> float:
+    """VmHWM of a fresh Python process that renders the benchmark clip once."""
+    code = (
+        "import re\n"
+        "from pathlib import Path\n"
+        "from bot.config import Settings\n"
+        "from bench.render import spec_for\n"
+        "from bot.local.render import render\n"
+        f"render(spec_for(Path({str(photo)!r}), {seconds}, Settings.load(None)), "
+        f"Path({str(out)!r}))\n"
+        "print('HWM', re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1])\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    found = re.search(r"HWM (\d+)", done.stdout)
+    return int(found[1]) / 1024 if found else float("nan")
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(prog="python -m bench.render")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args(sys.argv[1:])
+    settings = Settings.load(None)
+    with tempfile.TemporaryDirectory(prefix="clipbot-bench-") as tmp:
+        folder = Path(tmp)
+        photo = make_photo(folder)
+        spec = spec_for(photo, args.seconds, settings)
+        print(
+            f"clip: {W}×{H} {FPS} fps {args.seconds:g} s ({spec.frames} frames), "
+            f"photo 3000×4000 JPEG, x264 preset {spec.preset} crf {spec.crf} "
+            f"maxrate {spec.max_bitrate_kbps}k, {args.reps} repetitions"
+        )
+        frames = ready_frames(spec, spec.frames)
+        times: dict[str, list[float]] = {"ours": [], "floor": [], "zoompan": []}
+        cpu: dict[str, list[float]] = {"ours": [], "floor": [], "zoompan": []}
+        runs: dict[str, Callable[[Path], None]] = {
+            "ours": lambda out: run_ours(spec, out),
+            "floor": lambda out: run_floor(spec, frames, out),
+            "zoompan": lambda out: run_zoompan(photo, spec, out),
+        }
+        sizes: dict[str, int] = {}
+        for rep in range(args.reps):
+            for name, run in runs.items():
+                out = folder / f"{name}.mp4"
+                started, cpu0 = time.perf_counter(), _cpu()
+                run(out)
+                times[name].append(time.perf_counter() - started)
+                cpu[name].append(_cpu() - cpu0)
+                sizes[name] = out.stat().st_size
+            print(
+                f"  rep {rep + 1}: " + ", ".join(f"{n} {t[-1]:.2f} s" for n, t in times.items()),
+                flush=True,
+            )
+        med = {n: statistics.median(t) for n, t in times.items()}
+        mcpu = {n: statistics.median(t) for n, t in cpu.items()}
+        for name in ("floor", "ours", "zoompan"):
+            print(
+                f"{name:>8}: wall {med[name]:.2f} s ({med[name] / med['floor']:.2f}× the floor, "
+                f"{spec.frames / med[name]:.1f} fps); CPU {mcpu[name]:.2f} s "
+                f"({mcpu[name] / mcpu['floor']:.2f}× the floor); {sizes[name] / 1e6:.2f} MB"
+            )
+        print(
+            f"ours / zoompan: wall {med['ours'] / med['zoompan']:.2f}, "
+            f"CPU {mcpu['ours'] / mcpu['zoompan']:.2f} (medians, side by side, same run)"
+        )
+        frames.clear()
+        n = spec.frames
+
+        def ours_zoom(k: int) -> float:
+            return motion.camera_at("zoom_in", k / (n - 1)).zoom
+
+        def zp_zoom(k: int) -> float:
+            return 1.0 + (ZOOM - 1.0) * motion.ease(k / (n - 1))
+
+        # The first pairs barely move (eased start); measure mid-clip where it moves most.
+        rms, mx = jitter(folder / "ours.mp4", ours_zoom)
+        zrms, zmx = jitter(folder / "zoompan.mp4", zp_zoom)
+        print(f"  jitter: ours RMS {rms:.3f} px (max {mx:.3f})")
+        print(f"  jitter: zoompan RMS {zrms:.3f} px (max {zmx:.3f})")
+        peak = peak_memory_mb(photo, args.seconds, folder / "mem.mp4")
+        print(f"peak memory (VmHWM of a fresh process making one clip): {peak:.0f} MB")
+        print("note: the 2 cores are shared with other work; compare the ratios, not seconds.")
+
+
+if __name__ == "__main__":
+    main()
