@@ -14,7 +14,7 @@ zoompan, ours, …) so that drift on a shared machine hits all three alike:
 - jitter: frame-to-frame motion of the two outputs fitted (ECC) against each one's
   intended smooth path.
 
-    python -m bench.render [--reps 5] [--seconds 5]
+    python -m bench.render [--reps 5] [--seconds 5] [--photo PATH]
 """
 
 from __future__ import annotations
@@ -68,6 +68,13 @@ def spec_for(photo: Path, seconds: float, settings: Settings) -> RenderSpec:
         crf=settings.render_crf,
         max_bitrate_kbps=settings.render_max_bitrate_kbps,
     )
+
+
+def _size(photo: Path) -> str:
+    from PIL import Image
+
+    with Image.open(photo) as img:
+        return f"{img.width}×{img.height}"
 
 
 def _cpu() -> float:
@@ -229,15 +236,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.render")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--photo", type=Path, default=None, help="a real photo to use instead")
     args = parser.parse_args(sys.argv[1:])
     settings = Settings.load(None)
     with tempfile.TemporaryDirectory(prefix="clipbot-bench-") as tmp:
         folder = Path(tmp)
-        photo = make_photo(folder)
+        photo = args.photo or make_photo(folder)
         spec = spec_for(photo, args.seconds, settings)
         print(
             f"clip: {W}×{H} {FPS} fps {args.seconds:g} s ({spec.frames} frames), "
-            f"photo 3000×4000 JPEG, x264 preset {spec.preset} crf {spec.crf} "
+            f"photo {photo.name} {_size(photo)}, x264 preset {spec.preset} crf {spec.crf} "
             f"maxrate {spec.max_bitrate_kbps}k, {args.reps} repetitions"
         )
         frames = ready_frames(spec, spec.frames)

@@ -28,6 +28,9 @@ MIN_SIDE = 32
 MAX_PIXELS = 50_000_000
 MAX_PIXELS_JPEG = 120_000_000
 
+#: A JPEG may be decoded at a reduced scale giving this fraction of the pixels needed.
+DRAFT_SLACK = 0.85
+
 IMAGE_SUFFIXES = (
     "jpg", "jpeg", "png", "gif", "webp", "heic", "heif", "bmp", "tif", "tiff",
 )  # fmt: skip
@@ -162,7 +165,9 @@ def load(path: Path, need: Callable[[int, int], tuple[int, int]]) -> Image.Image
         if (w, h) != img.size:  # the photo is stored sideways
             need_w, need_h = need_h, need_w
         if img.format == "JPEG":
-            img.draft("RGB", (need_w, need_h))
+            # Decoding at 1/2, 1/4 or 1/8 scale is far cheaper; accept a scale a little
+            # under the need (the still is then made slightly smaller, not blurrier).
+            img.draft("RGB", (int(need_w * DRAFT_SLACK), int(need_h * DRAFT_SLACK)))
         img.seek(0)  # animated GIF, multi-frame TIFF or HEIC: the first picture
         img.load()
         upright = ImageOps.exif_transpose(img)

@@ -125,7 +125,10 @@ def _compose(photo: Image.Image, cw: int, ch: int, fit: Fit) -> Image.Image:
 
 
 def build(path: Path, out_w: int, out_h: int, zoom: float) -> Still:
-    """Build the still for an `out_w`×`out_h` output whose deepest zoom is `zoom`."""
+    """Build the still for an `out_w`×`out_h` output whose deepest zoom is `zoom`.
+
+    Its aspect is the output's (to within rounding to even sizes).
+    """
     import numpy as np
 
     # The still has the output's aspect, `zoom` times larger: 1:1 pixels at the deepest
@@ -141,6 +144,13 @@ def build(path: Path, out_w: int, out_h: int, zoom: float) -> Still:
 
     photo = images.load(path, need)
     fit = chosen[0]
+    pw, ph = photo.size
+    up = max(cw / pw, ch / ph) if fit == "cover" else min(cw / pw, ch / ph)
+    if up > 1.0:
+        # The photo has fewer pixels than the deepest zoom could show: a smaller still
+        # (never below the output) looks the same and costs less per frame.
+        shrink = max(1.0 / zoom, 1.0 / up)
+        cw, ch = max(out_w, even(cw * shrink)), max(out_h, even(ch * shrink))
     canvas = _compose(photo, cw, ch, fit)
     photo.close()
     y, u, v = rgb_to_yuv709(np.asarray(canvas))
