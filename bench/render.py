@@ -107,7 +107,7 @@ def ready_frames(spec: RenderSpec, count: int) -> list[Any]:
     maker = _Frames(spec)
     out = []
     for i in range(count):
-        vf = av.VideoFrame.from_ndarray(maker.frame(i * spec.frames // count), format="yuv420p")
+        vf = av.VideoFrame.from_ndarray(maker.frame(i * spec.frames // count), format="nv12")
         vf.time_base = Fraction(1, spec.fps)
         vf.color_range = 1
         vf.colorspace = 1
@@ -145,7 +145,7 @@ def run_zoompan(photo: Path, spec: RenderSpec, out: Path) -> None:
         ),
         # zoompan from a JPEG emits full range BT.601: convert to what we tag.
         graph.add("scale", "out_color_matrix=bt709:out_range=tv"),
-        graph.add("format", "yuv420p"),
+        graph.add("format", "nv12"),
         graph.add("buffersink"),
     ]
     for a, b in itertools.pairwise(chain):

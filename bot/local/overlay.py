@@ -24,15 +24,14 @@ _CJK_FONTS = (
 
 @dataclass(frozen=True, slots=True)
 class Title:
-    """A title's planes: Y and alpha at full size, Cb, Cr and alpha at half size, placed
-    at (`x`, `y`) in the frame (both even)."""
+    """A title's planes: Y and alpha at full size, interleaved Cb/Cr and alpha at half
+    size, placed at (`x`, `y`) in the frame (both even)."""
 
     x: int
     y: int
     luma: NDArray[np.float32]
     alpha: NDArray[np.float32]
-    cb: NDArray[np.float32]
-    cr: NDArray[np.float32]
+    chroma: NDArray[np.float32]
     alpha_half: NDArray[np.float32]
 
 
@@ -88,15 +87,12 @@ def make_title(text: str, frame_w: int, frame_h: int) -> Title:
         max(0, y0),
         y.astype(np.float32),
         alpha,
-        cb.astype(np.float32),
-        cr.astype(np.float32),
-        alpha_half.astype(np.float32),
+        np.dstack([cb, cr]).astype(np.float32),
+        alpha_half.astype(np.float32)[:, :, None],
     )
 
 
-def blend(
-    title: Title, y: NDArray[np.uint8], u: NDArray[np.uint8], v: NDArray[np.uint8], k: float
-) -> None:
+def blend(title: Title, y: NDArray[np.uint8], uv: NDArray[np.uint8], k: float) -> None:
     """Blend the title into the frame planes in place, at opacity `k` (0..1)."""
     import numpy as np
 
@@ -108,6 +104,5 @@ def blend(
     ys[...] = np.rint(ys * (1.0 - a) + title.luma * a).astype(np.uint8)
     cx, cy = title.x // 2, title.y // 2
     ah = title.alpha_half * k
-    for plane, src in ((u, title.cb), (v, title.cr)):
-        ps = plane[cy : cy + th // 2, cx : cx + tw // 2]
-        ps[...] = np.rint(ps * (1.0 - ah) + src * ah).astype(np.uint8)
+    cs = uv[cy : cy + th // 2, cx : cx + tw // 2]
+    cs[...] = np.rint(cs * (1.0 - ah) + title.chroma * ah).astype(np.uint8)

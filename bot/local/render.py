@@ -2,7 +2,7 @@
 
 A producer thread makes each frame (three affine warps of a ready Y'CbCr still, plus a
 crossfade, title or fade where needed) into a bounded queue while PyAV's x264 encodes on
-frame threads, so both cores stay busy. Output: H.264 yuv420p, BT.709 limited range,
+frame threads, so both cores stay busy. Output: H.264 4:2:0 (yuv420p), BT.709 limited range,
 even dimensions, `+faststart`, AAC when there is music.
 """
 
@@ -139,20 +139,19 @@ class _Frames:
         cam = motion.camera_at(slide.move, t, self.spec.speed, self.aspect)
         m = motion.camera_matrix(cam, self.w, self.h, still.width, still.height)
         w, h = self.w, self.h
-        y, u, v = _planes(out, w, h)
+        y, uv = _planes(out, w, h)
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         import numpy as np
 
         for src, dst, size, scale in (
             (still.y, y, (w, h), 1.0),
-            (still.u, u, (w // 2, h // 2), 2.0),
-            (still.v, v, (w // 2, h // 2), 2.0),
+            (still.uv, uv, (w // 2, h // 2), 2.0),
         ):
             mat = np.array(motion.pixel_matrix(m, scale), dtype=np.float64)
             cv2.warpAffine(src, mat, size, dst=dst, flags=flags, borderMode=cv2.BORDER_REPLICATE)
 
     def frame(self, k: int) -> NDArray[np.uint8]:
-        """Frame `k` as one yuv420p buffer (Y rows, then Cb rows, then Cr rows)."""
+        """Frame `k` as one NV12 buffer (Y rows, then rows of interleaved Cb, Cr)."""
         import cv2
         import numpy as np
 
@@ -167,7 +166,7 @@ class _Frames:
             overlap = max(1, cur.start + cur.count - nxt.start)
             a = motion.ease((k - nxt.start + 1) / (overlap + 1))
             cv2.addWeighted(buf, 1.0 - a, self._scratch, a, 0.0, dst=buf)
-        y, u, v = _planes(buf, self.w, self.h)
+        y, uv = _planes(buf, self.w, self.h)
         t = k / spec.fps
         if self.title is not None and t < spec.title_s:
             from bot.local.overlay import blend
@@ -175,7 +174,7 @@ class _Frames:
             fade = min(0.5, spec.title_s / 4)
             rise = min(1.0, (t + 1 / spec.fps) / fade) if fade else 1.0
             fall = min(1.0, (spec.title_s - t) / fade) if fade else 1.0
-            blend(self.title, y, u, v, motion.ease(min(rise, fall)))
+            blend(self.title, y, uv, motion.ease(min(rise, fall)))
         gain = 1.0
         if spec.fade_in_s > 0 and t < spec.fade_in_s:
             gain = motion.ease(t / spec.fade_in_s)
@@ -185,20 +184,13 @@ class _Frames:
         if gain < 1.0:
             # Towards black in limited range: Y → 16, Cb/Cr → 128.
             cv2.convertScaleAbs(y, dst=y, alpha=gain, beta=16.0 * (1.0 - gain))
-            for plane in (u, v):
-                cv2.convertScaleAbs(plane, dst=plane, alpha=gain, beta=128.0 * (1.0 - gain))
+            cv2.convertScaleAbs(uv, dst=uv, alpha=gain, beta=128.0 * (1.0 - gain))
         return buf
 
 
-def _planes(
-    buf: NDArray[np.uint8], w: int, h: int
-) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]]:
-    flat = buf.reshape(-1)
-    q = (w // 2) * (h // 2)
-    y = flat[: w * h].reshape(h, w)
-    u = flat[w * h : w * h + q].reshape(h // 2, w // 2)
-    v = flat[w * h + q :].reshape(h // 2, w // 2)
-    return y, u, v
+def _planes(buf: NDArray[np.uint8], w: int, h: int) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    """Views of an NV12 buffer: Y (h×w) and interleaved chroma (h/2 × w/2 × 2)."""
+    return buf[:h], buf[h:].reshape(h // 2, w // 2, 2)
 
 
 _DONE = object()
@@ -262,7 +254,9 @@ def open_output(path: Path, spec: RenderSpec) -> tuple[Any, Any]:
         },
     )
     stream.width, stream.height = spec.width, spec.height
-    stream.pix_fmt = "yuv420p"
+    # NV12 is x264's own layout (no conversion inside it); the stream is 4:2:0 8-bit
+    # High profile, which players and probes report as yuv420p.
+    stream.pix_fmt = "nv12"
     stream.thread_type = "FRAME"
     cc = stream.codec_context
     cc.color_range = 1  # MPEG (limited)
@@ -309,7 +303,7 @@ def render(spec: RenderSpec, out: Path, progress: Progress | None = None) -> Ren
 
             time_base = Fraction(1, spec.fps)
             for k, buf in enumerate(produced(frames.frame, n)):
-                vf = av.VideoFrame.from_ndarray(buf, format="yuv420p")
+                vf = av.VideoFrame.from_ndarray(buf, format="nv12")
                 vf.pts = k
                 vf.time_base = time_base
                 vf.color_range = 1

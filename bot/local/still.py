@@ -3,7 +3,7 @@
 The photo is cover-cropped to the output's aspect, or — when its shape differs a lot —
 laid over a blurred, darkened fill of itself; made as large as the deepest zoom needs and
 no larger; then converted once to BT.709 limited-range Y'CbCr, with chroma at half size,
-so each frame is just three warps of ready planes.
+so each frame is just two warps of ready planes (luma, and interleaved chroma).
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ def even(x: float) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Still:
-    """Y at full size and Cb, Cr at half size, all uint8, limited range."""
+    """Y at full size and Cb, Cr interleaved at half size (NV12's layout), uint8, limited
+    range."""
 
     y: NDArray[np.uint8]
-    u: NDArray[np.uint8]
-    v: NDArray[np.uint8]
+    uv: NDArray[np.uint8]
     fit: Fit
 
     @property
@@ -154,4 +154,4 @@ def build(path: Path, out_w: int, out_h: int, zoom: float) -> Still:
     canvas = _compose(photo, cw, ch, fit)
     photo.close()
     y, u, v = rgb_to_yuv709(np.asarray(canvas))
-    return Still(y, u, v, fit)
+    return Still(y, np.ascontiguousarray(np.dstack([u, v])), fit)
