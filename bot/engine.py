@@ -271,16 +271,19 @@ class Engine:
         if await self._sessions.existing(turn.chat) is None:
             turn.reporter.stage(replies.text("stage_connecting", turn.lang))
         session, before = await self._state(turn)
-        if message.attachments:
-            turn.reporter.stage(
-                replies.text("stage_uploading", turn.lang, n=len(message.attachments))
-            )
-            await self._upload(turn, session)
         instruction = turn.work.route.text or (DEFAULT_PROMPT if message.attachments else "")
-        if not instruction:
-            return
-        turn.reporter.stage(replies.text("stage_thinking", turn.lang))
-        texts, stream_errors, dropped = await self._instruct(session, instruction)
+        try:
+            texts, stream_errors, dropped = await self._upload_and_instruct(
+                turn, session, instruction
+            )
+        except SessionLost:
+            # Lost before the turn began: a new project, the files again, the turn once.
+            log.warning("chat %s: session lost mid-request; opening a new one", turn.chat)
+            session = await self._sessions.renew(turn.chat, turn.lang)
+            before = await self._backend.state(session)
+            texts, stream_errors, dropped = await self._upload_and_instruct(
+                turn, session, instruction
+            )
         if dropped:
             after = await self._recover(turn, session, before, texts)
             if after is None:
@@ -290,6 +293,16 @@ class Engine:
             await self._answer(turn, before, after, texts, stream_errors)
         if timeline.exportable(after.draft) and after.draft != before.draft:
             await self._export(turn, session, after)
+
+    async def _upload_and_instruct(
+        self, turn: _Turn, session: BackendSession, instruction: str
+    ) -> tuple[list[str], list[StreamError], bool]:
+        attachments = turn.work.message.attachments
+        if attachments:
+            turn.reporter.stage(replies.text("stage_uploading", turn.lang, n=len(attachments)))
+            await self._upload(turn, session)
+        turn.reporter.stage(replies.text("stage_thinking", turn.lang))
+        return await self._instruct(session, instruction)
 
     async def _upload(self, turn: _Turn, session: BackendSession) -> None:
         tmp_root = self._settings.data_dir / "tmp"
@@ -323,6 +336,11 @@ class Engine:
         except StreamDropped as exc:
             log.warning("session %s: the stream dropped: %s", session.session_id, exc)
             dropped = True
+        except SessionLost as exc:
+            if texts or partial or stream_errors:
+                # The turn had begun: sending it again could run it twice.
+                raise Unavailable("session lost during the turn") from exc
+            raise
         if partial:
             texts.append("".join(partial))
         return texts, stream_errors, dropped

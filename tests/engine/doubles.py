@@ -115,6 +115,7 @@ class ScriptedBackend:
     instructions: list[tuple[str, str]] = field(default_factory=list)
     uploads: list[tuple[str, str]] = field(default_factory=list)
     lost: set[str] = field(default_factory=set)
+    lose_next_instruct: bool = False
     fail_export: Exception | None = None
     fail_credits: Exception | None = None
     export_size: int = 2000
@@ -142,6 +143,10 @@ class ScriptedBackend:
 
     async def instruct(self, session: BackendSession, text: str) -> AsyncIterator[AgentEvent]:
         self._check(session)
+        if self.lose_next_instruct:
+            self.lose_next_instruct = False
+            self.lost.add(session.session_id)
+            raise SessionLost("session not found", code=1002)
         self.instructions.append((session.session_id, text))
         script = (
             self.scripts.popleft()

@@ -261,3 +261,16 @@ async def test_a_credits_error_is_answered_and_the_engine_keeps_going(
     assert "lost this project" in channel.texts()[-1]
     await engine.handle(msg("help"), channel)
     assert "/export" in channel.texts()[-1]
+
+
+async def test_a_session_lost_at_the_turn_gets_the_files_again_and_one_turn(
+    engine: Engine, backend: ScriptedBackend, channel: RecordingChannel
+) -> None:
+    await engine.handle(msg("first", photo()), channel)
+    await engine.idle()
+    backend.lose_next_instruct = True
+    await engine.handle(msg("second", photo("dog.jpg")), channel)
+    await engine.idle()
+    assert backend.instructions == [("s1", "first"), ("s2", "second")]
+    assert backend.uploads[-2:] == [("s1", "dog.jpg"), ("s2", "dog.jpg")]
+    assert len(channel.texts("video")) == 2
