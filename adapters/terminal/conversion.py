@@ -43,16 +43,29 @@ def as_path(text: str) -> Path | None:
         return None
 
 
+def _first_token(text: str) -> tuple[str, str]:
+    """The first shell-style word (quotes, escaped spaces) and the rest, untouched."""
+    text = text.lstrip()
+    if text[:1] in ("'", '"'):
+        end = text.find(text[0], 1)
+        if end > 0:
+            return text[1:end], text[end + 1 :].strip()
+    word: list[str] = []
+    i = 0
+    while i < len(text) and not text[i].isspace():
+        if text[i] == "\\" and i + 1 < len(text):
+            i += 1
+        word.append(text[i])
+        i += 1
+    return "".join(word), text[i:].strip()
+
+
 def split_attach(arguments: str) -> tuple[Path | None, str]:
-    """`/attach PATH [caption…]` → the path (None if no such file) and the caption."""
-    try:
-        parts = shlex.split(arguments)
-    except ValueError:
-        parts = arguments.split()
-    if not parts:
+    """`/attach PATH [caption…]` → the path (None if no such file) and the caption as typed."""
+    first, caption = _first_token(arguments)
+    if not first:
         return None, ""
-    path = Path(parts[0]).expanduser()
-    caption = " ".join(parts[1:])
+    path = Path(first).expanduser()
     return (path if path.is_file() else None), caption
 
 

@@ -56,7 +56,9 @@ async def test_messages_while_busy_are_queued_and_never_overlap(
         await asyncio.sleep(0.01)
     assert "next in line (1)" in chat.said()
     assert "Credits:" in chat.said()
-    assert len(nemo_emulator.turns) == 1  # the credits answer did not wait for the turn
+    # the credits answer did not wait for the running request
+    assert len(nemo_emulator.turns) <= 1
+    assert chat.term.channel.delivered == []
     await asyncio.sleep(0.05)
     await chat.core.engine.idle()
     assert [t.message for t in nemo_emulator.turns] == ["make a clip", "add lo-fi music"]
@@ -66,12 +68,16 @@ async def test_messages_while_busy_are_queued_and_never_overlap(
 @pytest.mark.parametrize(
     ("endpoint", "failure", "expected"),
     [
-        ("chat", {"code": 2001}, "Register for free to get more: https://nemo.example/register?bind="),
+        (
+            "chat",
+            {"code": 2001},
+            "Register for free to get more: https://nemo.example/register?bind=",
+        ),
         ("upload", {"code": 4001}, "Supported formats: mp4, mov"),
         ("upload", {"code": 4002}, "too large (the limit is"),
         ("render", {"status": 402}, "register or upgrade your plan to export"),
         ("chat", {"status": 429, "count": 2}, "busy right now"),
-        ("chat", {"status": 500, "count": 3}, "can't reach the video service"),
+        ("chat", {"status": 500}, "can't reach the video service"),
     ],
 )
 async def test_each_error_becomes_its_message(
