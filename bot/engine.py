@@ -48,7 +48,7 @@ from bot.routing import DEFAULT_PROMPT, Route, route
 from bot.sessions import Sessions
 from bot.translate import drop_trailing_issue, translate
 from bot.types import ChatKey, IncomingMessage, OutgoingChannel
-from storage.base import JobState, RenderJob, Store
+from storage.base import JobState, RenderJob, RequestState, Store
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class _Work:
     channel: OutgoingChannel
     route: Route
     lang: str
-    request_id: int
+    request_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -111,6 +111,8 @@ class Engine:
         self._store = store
         self._sessions = Sessions(backend, store)
         self._lanes: dict[ChatKey, _Lane] = {}
+        # The chat's language, read from the store once per chat (a hot path).
+        self._languages: dict[ChatKey, str] = {}
 
     # --- intake -------------------------------------------------------------------------
 
@@ -139,15 +141,16 @@ class Engine:
         except ClipbotError as exc:
             await self._report(channel, message.chat, lang, exc)
             return
-        summary = message.text or f"[{len(message.attachments)} file(s)]"
-        request_id = await self._store.add_request(message.chat, message.sender.id, summary)
         lane = self._lanes.setdefault(message.chat, _Lane())
-        lane.queue.append(_Work(message, channel, where, lang, request_id))
+        work = _Work(message, channel, where, lang)
+        lane.queue.append(work)
         if lane.task is None:
+            # Recorded by the lane once the status is shown: the first reply comes first.
             lane.task = asyncio.create_task(self._drain(message.chat, lane))
         else:
             # queue[0] is the running request.
             await channel.send_text(replies.text("queued", lang, n=len(lane.queue) - 1))
+            work.request_id = await self._record(message)
 
     async def idle(self) -> None:
         """Wait until every chat's lane is empty."""
@@ -162,14 +165,21 @@ class Engine:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._lanes.clear()
 
+    async def _record(self, message: IncomingMessage) -> int:
+        summary = message.text or f"[{len(message.attachments)} file(s)]"
+        return await self._store.add_request(message.chat, message.sender.id, summary)
+
     async def _language(self, message: IncomingMessage) -> str:
-        stored = await self._store.get_chat_settings(message.chat)
+        current = self._languages.get(message.chat)
+        if current is None:
+            current = (await self._store.get_chat_settings(message.chat)).language
         detected = language.detect(message.text, message.sender.language_code)
-        if detected is None:
-            return stored.language
-        if detected != stored.language:
+        if detected is not None and detected != current:
+            stored = await self._store.get_chat_settings(message.chat)
             await self._store.set_chat_settings(message.chat, replace(stored, language=detected))
-        return detected
+            current = detected
+        self._languages[message.chat] = current
+        return current
 
     async def _drain(self, chat: ChatKey, lane: _Lane) -> None:
         try:
@@ -230,11 +240,11 @@ class Engine:
 
     async def _run(self, work: _Work, pace: Pace) -> None:
         chat, lang = work.message.chat, work.lang
-        await self._store.set_request_state(work.request_id, "running")
         try:
             if work.route.intent == "new":
                 await self._sessions.forget(chat)
                 await work.channel.send_text(replies.text("new_project", lang))
+                await self._mark(work, "running")
             else:
                 reporter = StatusReporter(
                     work.channel,
@@ -245,20 +255,34 @@ class Engine:
                 )
                 async with reporter:
                     turn = _Turn(work, reporter)
+                    n = len(work.message.attachments)
+                    reporter.stage(replies.text(self._first_stage(work), lang, n=n))
+                    await self._mark(work, "running")
                     if work.route.intent == "export":
                         await self._export_request(turn)
                     else:
                         await self._agent_request(turn)
         except asyncio.CancelledError:
-            await self._store.set_request_state(work.request_id, "failed", "cancelled")
+            await self._mark(work, "failed", "cancelled")
             raise
         except Exception as exc:
             if isinstance(exc, SessionLost):
                 await self._sessions.forget(chat)
             await self._report(work.channel, chat, lang, exc)
-            await self._store.set_request_state(work.request_id, "failed", type(exc).__name__)
+            await self._mark(work, "failed", type(exc).__name__)
         else:
-            await self._store.set_request_state(work.request_id, "done")
+            await self._mark(work, "done")
+
+    @staticmethod
+    def _first_stage(work: _Work) -> str:
+        if work.route.intent == "export":
+            return "stage_rendering"
+        return "stage_uploading" if work.message.attachments else "stage_thinking"
+
+    async def _mark(self, work: _Work, state: RequestState, detail: str | None = None) -> None:
+        if work.request_id is None:
+            work.request_id = await self._record(work.message)
+        await self._store.set_request_state(work.request_id, state, detail)
 
     async def _state(self, turn: _Turn) -> tuple[BackendSession, ProjectState]:
         async def read(session: BackendSession) -> tuple[BackendSession, ProjectState]:
@@ -426,6 +450,8 @@ class Engine:
         job = RenderJob(
             f"{safe_chat}-{uuid.uuid4().hex[:12]}", turn.chat, self._backend.name, "submitted"
         )
+        # The link is asked for while the render runs, so delivery never waits on it.
+        link_task = asyncio.create_task(self._project_link(session))
         await self._store.save_job(job)
         reporter.stage(replies.text("stage_rendering", lang))
         done: ExportDone | None = None
@@ -444,18 +470,19 @@ class Engine:
             if done is None:
                 raise RenderFailed("the export ended without a result")
         except BaseException:
+            link_task.cancel()
             await self._store.save_job(replace(job, state="failed"))
             raise
-        await self._store.save_job(
-            replace(job, state="completed", progress=100.0, output_url=done.url)
-        )
         reporter.stage(replies.text("stage_sending", lang))
-        link = await self._project_link(session)
+        link = await link_task
         message = turn.work.message
         text = caption(
             done, lang, link=link, for_name=message.sender.name if message.is_group else None
         )
         await deliver(turn.work.channel, done, text, lang)
+        await self._store.save_job(
+            replace(job, state="completed", progress=100.0, output_url=done.url)
+        )
 
     async def _project_link(self, session: BackendSession) -> str | None:
         try:

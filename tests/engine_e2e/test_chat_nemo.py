@@ -88,8 +88,12 @@ async def test_each_error_becomes_its_message(
     failure: dict[str, int],
     expected: str,
 ) -> None:
-    count = failure.pop("count", 1)
-    nemo_emulator.fail_next(endpoint, count=count, **failure)
+    nemo_emulator.fail_next(
+        endpoint,
+        code=failure.get("code"),
+        status=failure.get("status"),
+        count=failure.get("count", 1),
+    )
     await chat.say(f"/attach {photo} make a clip")
     assert expected in chat.said()
     assert "nmv_usr_" not in chat.said()
