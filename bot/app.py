@@ -10,7 +10,7 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from bot.backend import Backend
 from bot.config import Settings
@@ -24,10 +24,12 @@ log = logging.getLogger(__name__)
 def make_backend(settings: Settings, store: Store) -> Backend:
     """The configured backend (imported lazily: each pulls in heavy libraries)."""
     if settings.backend == "nemo":
-        nemo: Any = importlib.import_module("bot.nemo")
-        return cast(Backend, nemo.create_backend(settings, store))
-    local: Any = importlib.import_module("bot.local")
-    return cast(Backend, local.LocalBackend(settings))
+        from bot.nemo import create_backend
+
+        return create_backend(settings, store)
+    from bot.local.backend import LocalBackend
+
+    return LocalBackend(settings)
 
 
 @dataclass(slots=True)

@@ -107,3 +107,36 @@ async def test_animate_reports_the_users_message(settings: Settings, image: Path
 def test_cli_rejects_a_missing_image(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["animate", "/no/such/image.jpg"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_clipbot_animate_with_the_local_backend(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)  # no .env from the repository
+    monkeypatch.setenv("CLIPBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CLIPBOT_STATUS_EDIT_INTERVAL", "0.05")
+    image = tmp_path / "tiny.png"
+    Image.new("RGB", (96, 64), (30, 140, 200)).save(image)
+    out = tmp_path / "clip.mp4"
+    code = main(["animate", str(image), "--prompt", "a 2-second zoom-in", "--out", str(out),
+                 "--backend", "local", "--quiet"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.strip() == str(out)
+    assert out.read_bytes()[4:8] == b"ftyp"
+
+
+def test_clipbot_animate_reports_an_unusable_image(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CLIPBOT_DATA_DIR", str(tmp_path / "data"))
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not an image at all")
+    code = main(["animate", str(bad), "--backend", "local", "--quiet"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "image" in err.lower()
+    assert "Traceback" not in err
