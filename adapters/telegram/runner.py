@@ -64,7 +64,9 @@ class TelegramAdapter:
         self._poll_timeout_s = poll_timeout_s
         self._albums = AlbumCollector(self._dispatch, album_wait_s)
         self._app = self._build(settings)
+        self._app.add_handler(TypeHandler(Update, self._on_update))
         self._me: BotIdentity | None = None
+        self._started = False
 
     @staticmethod
     def _build(settings: Settings) -> AnyApplication:
@@ -87,9 +89,9 @@ class TelegramAdapter:
     async def start(self) -> None:
         """getMe, the command menu, then polling or the webhook; returns once receiving."""
         app = self._app
+        self._started = True
         await app.initialize()
         self._me = BotIdentity.of(app.bot.bot)
-        app.add_handler(TypeHandler(Update, self._on_update))
         await self._set_commands()
         await app.start()
         assert app.updater is not None
@@ -115,6 +117,9 @@ class TelegramAdapter:
 
     async def stop(self) -> None:
         """Stop receiving, hand over albums still collecting, close the connection."""
+        if not self._started:
+            return
+        self._started = False
         app = self._app
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
