@@ -50,6 +50,8 @@ async def test_commands_are_registered_in_english_and_chinese(
             "start", "help", "new", "status", "credits", "export",
         ]  # fmt: skip
     assert by_language["zh"][1]["description"] != by_language[None][1]["description"]
+    # Long polling removes a webhook left from an earlier run.
+    assert fake_api.calls_to("deleteWebhook")
 
 
 async def test_album_is_one_request(
