@@ -150,7 +150,13 @@ class TelegramAdapter:
 
     async def _on_update(self, update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
         assert isinstance(update, Update)
-        if not await self._store.mark_update(PLATFORM, str(update.update_id)):
+        try:
+            fresh = await self._store.mark_update(PLATFORM, str(update.update_id))
+        except Exception:
+            # Answering twice is better than never answering: handle it anyway.
+            log.exception("Telegram: could not record update %s", update.update_id)
+            fresh = True
+        if not fresh:
             log.info("Telegram update %s was handled before; skipped", update.update_id)
             return
         if update.callback_query is not None:

@@ -174,3 +174,38 @@ async def test_duplicate_update_is_handled_once_across_a_restart(
     fake_api.push_update(update(message(PRIVATE, ADA, text="after")))
     received = await recorder.next(2)
     assert [m.text for m in received] == ["hello", "after"]
+
+
+async def test_polling_survives_flood_control(
+    fake_api: FakeBotApi, recorder: Recorder, start_adapter: StartAdapter
+) -> None:
+    fake_api.fail_next("getUpdates", retry_after=1)
+    await start_adapter(recorder)
+    fake_api.push_update(update(message(PRIVATE, ADA, text="still there?")))
+    [incoming] = await recorder.next()
+    assert incoming.text == "still there?"
+    assert fake_api.calls_to("getUpdates", limited=True)
+
+
+async def test_an_album_still_collecting_is_handed_over_on_stop(
+    fake_api: FakeBotApi, recorder: Recorder, start_adapter: StartAdapter
+) -> None:
+    adapter = await start_adapter(recorder, album_wait_s=30.0)
+    for i in range(2):
+        file_id = fake_api.add_file(jpeg_bytes())
+        fake_api.push_update(
+            update(
+                message(
+                    PRIVATE,
+                    ADA,
+                    photo=photo_sizes(file_id, small_id=f"S{i}"),
+                    media_group_id="late",
+                )
+            )  # fmt: skip
+        )
+    polled = len(fake_api.calls_to("getUpdates"))
+    await fake_api.wait_for(lambda: len(fake_api.calls_to("getUpdates")) > polled + 1)
+    assert recorder.received == []
+    await adapter.stop()
+    [incoming] = await recorder.next()
+    assert len(incoming.attachments) == 2
