@@ -201,7 +201,7 @@ async def test_an_album_still_collecting_is_handed_over_on_stop(
                     photo=photo_sizes(file_id, small_id=f"S{i}"),
                     media_group_id="late",
                 )
-            )  # fmt: skip
+            )
         )
     polled = len(fake_api.calls_to("getUpdates"))
     await fake_api.wait_for(lambda: len(fake_api.calls_to("getUpdates")) > polled + 1)
