@@ -1,0 +1,172 @@
+"""`NemoBackend`: the `bot.backend.Backend` protocol on top of `NemoClient`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+
+from bot.backend import (
+    AgentEvent,
+    BackendSession,
+    Credits,
+    ExportDone,
+    ExportEvent,
+    ExportProgress,
+    ProjectState,
+    UploadedFile,
+)
+from bot.config import Settings
+from bot.errors import BackendError, NothingToExport, ProtocolError, RenderFailed, Unavailable
+from bot.nemo.client import ClientConfig, NemoClient
+from bot.nemo.identity import IdentityStore
+from bot.nemo.media import probe_mp4
+
+log = logging.getLogger(__name__)
+
+_STAGES = {"pending": "queued", "processing": "rendering"}
+
+
+def exportable(draft: object) -> bool:
+    """True when some track of the draft has segments."""
+    tracks = draft.get("t") if isinstance(draft, dict) else None
+    return isinstance(tracks, list) and any(
+        isinstance(t, dict) and isinstance(t.get("sg"), list) and t["sg"] for t in tracks
+    )
+
+
+class NemoBackend:
+    """The Nemo cloud agent as a Clipbot backend."""
+
+    name = "nemo"
+
+    def __init__(self, client: NemoClient, settings: Settings) -> None:
+        self.client = client
+        self._settings = settings
+
+    async def open_session(self, language: str) -> BackendSession:
+        """A new Nemo project session."""
+        info = await self.client.create_session(language)
+        extra = {"task_id": info.task_id}
+        if info.user_id:
+            extra["user_id"] = info.user_id
+        return BackendSession(info.session_id, extra)
+
+    async def upload(self, session: BackendSession, path: Path, filename: str) -> UploadedFile:
+        """Upload a file into the session (streamed, 200 MB at most)."""
+        files = await self.client.upload(session.session_id, path, filename)
+        return files[0]
+
+    async def instruct(self, session: BackendSession, text: str) -> AsyncIterator[AgentEvent]:
+        """Send one instruction; the agent's events until the stream ends."""
+        async for event in self.client.chat(session.session_id, text):
+            yield event
+
+    async def state(self, session: BackendSession) -> ProjectState:
+        """The project's latest draft."""
+        draft, media = await self.client.state(session.session_id)
+        user_id = session.extra.get("user_id") or self.client.user_id
+        return ProjectState(draft=draft, user_id=user_id, media_count=media)
+
+    async def credits(self) -> Credits:
+        """The balance of Nemo credits."""
+        return await self.client.credits()
+
+    async def project_link(self, session: BackendSession) -> str | None:
+        """The claim link that opens the project in a browser."""
+        task_id = session.extra.get("task_id")
+        if not task_id:
+            return None
+        claim = await self.client.claim_token(task_id, session.session_id)
+        return self.client.claim_link(claim)
+
+    async def export(
+        self, session: BackendSession, state: ProjectState, dest_dir: Path
+    ) -> AsyncIterator[ExportEvent]:
+        """Render on Nemo, poll at an adaptive pace, and fetch the MP4."""
+        if not exportable(state.draft):
+            raise NothingToExport("The draft has no segments yet: generate a clip first")
+        s = self._settings
+        deadline = time.monotonic() + s.nemo_render_timeout_s
+        yield ExportProgress("submitted", 0.0)
+        job_id = await self._submit(session, state)
+        delay = min(s.nemo_render_poll_first_s, 2.0)
+        last: tuple[str, float | None] | None = None
+        while True:
+            if time.monotonic() + delay > deadline:
+                raise RenderFailed(f"Nemo render {job_id} ran past {s.nemo_render_timeout_s:g} s")
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, s.nemo_render_poll_max_s)
+            status = await self.client.render_status(job_id)
+            if status.status == "failed":
+                raise RenderFailed(f"Nemo render failed: {status.error or 'no reason given'}")
+            if status.status == "completed":
+                break
+            now = (_STAGES.get(status.status, status.status), status.progress)
+            if now != last:
+                last = now
+                yield ExportProgress(*now)
+        yield ExportProgress("downloading", 100.0)
+        await asyncio.to_thread(dest_dir.mkdir, parents=True, exist_ok=True)
+        dest = dest_dir / f"{job_id}.mp4"
+        size = await self._fetch(job_id, status.output_url, dest)
+        width, height, duration = await asyncio.to_thread(probe_mp4, dest)
+        yield ExportDone(dest, status.output_url, width, height, duration, size)
+
+    async def _submit(self, session: BackendSession, state: ProjectState) -> str:
+        for attempt in (1, 2):
+            job_id = f"render_{uuid.uuid4().hex}"
+            try:
+                await self.client.submit_render(job_id, session.session_id, state.draft)
+                return job_id
+            except (Unavailable, ProtocolError, RenderFailed) as exc:
+                if attempt == 2:
+                    raise
+                log.warning("Nemo render submit failed (%s); retrying with a new id", exc)
+            except BackendError as exc:
+                if attempt == 2 or type(exc) is not BackendError:
+                    raise
+                log.warning("Nemo render submit refused (%s); retrying with a new id", exc)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _fetch(self, job_id: str, url: str | None, dest: Path) -> int:
+        if url:
+            try:
+                return await self.client.download(url, dest)
+            except BackendError as exc:
+                log.warning("Nemo output URL failed (%s); using the fallback download", exc)
+        return await self.client.download_render(job_id, dest)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self.client.aclose()
+
+
+def create_backend(settings: Settings, identities: IdentityStore) -> NemoBackend:
+    """The Nemo backend with its one HTTP client, configured from `settings`."""
+    http = httpx.AsyncClient(
+        base_url=settings.nemo_base_url,
+        timeout=httpx.Timeout(settings.nemo_request_timeout_s),
+        follow_redirects=True,
+    )
+    token = settings.nemo_token.get_secret_value() if settings.nemo_token else None
+    config = ClientConfig(
+        base_url=settings.nemo_base_url,
+        web_url=settings.nemo_web_url,
+        token=token or None,
+        client_id=settings.nemo_client_id or None,
+        skill_source=settings.nemo_skill_source,
+        skill_version=settings.nemo_skill_version,
+        skill_platform=settings.nemo_skill_platform,
+        rate_limit_wait_s=settings.nemo_rate_limit_wait_s,
+        stream_read_timeout_s=settings.nemo_stream_read_timeout_s,
+        turn_timeout_s=settings.nemo_turn_timeout_s,
+        keepalive_only_timeout_s=settings.nemo_keepalive_only_timeout_s,
+        request_timeout_s=settings.nemo_request_timeout_s,
+    )
+    return NemoBackend(NemoClient(http, config, identities), settings)

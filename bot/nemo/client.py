@@ -1,0 +1,460 @@
+"""The Nemo HTTP client: every endpoint, the identity, and the retry rules in one place.
+
+Retries (each at most once per call): error 1001 → a fresh anonymous token for the same
+client id; HTTP 400 "missing client id" → make one; HTTP 429 → wait, then again.
+The bearer token goes only in the Authorization header, and only to Nemo's own host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import mimetypes
+import os
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from httpx_sse import aconnect_sse
+
+from bot.backend import AgentEvent, Credits, UploadedFile
+from bot.errors import BackendError, FileTooLarge, RateLimited, TokenError, Unavailable
+from bot.logs import redaction_filter
+from bot.nemo.identity import IdentityStore
+from bot.nemo.stream import EventParser, read_turn
+from bot.nemo.wire import (
+    UPLOAD_LIMIT_BYTES,
+    AnonymousToken,
+    MissingClientId,
+    RenderStatus,
+    SessionInfo,
+    check_envelope,
+    decode_body,
+    parse_anonymous_token,
+    parse_claim_token,
+    parse_credits,
+    parse_render_status,
+    parse_session,
+    parse_state,
+    parse_upload,
+)
+
+log = logging.getLogger(__name__)
+
+BACKEND = "nemo"
+APP = "nemo_agent"
+_ERROR_BODY_LIMIT = 64 * 1024
+_CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """What the client needs from the settings."""
+
+    base_url: str
+    web_url: str = "https://nemovideo.com"
+    token: str | None = None
+    client_id: str | None = None
+    skill_source: str = "clipbot"
+    skill_version: str = "0"
+    skill_platform: str = "clipbot"
+    rate_limit_wait_s: float = 30.0
+    stream_read_timeout_s: float = 90.0
+    turn_timeout_s: float = 900.0
+    keepalive_only_timeout_s: float = 600.0
+    request_timeout_s: float = 60.0
+
+
+@dataclass(slots=True)
+class _Tries:
+    """Which one-time remedies a call has used."""
+
+    used: set[str] = field(default_factory=set)
+
+
+class NemoClient:
+    """One Nemo account's view of the API, over one injected `httpx.AsyncClient`."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, config: ClientConfig, identities: IdentityStore
+    ) -> None:
+        self._http = http
+        self.config = config
+        self._identities = identities
+        self._lock = asyncio.Lock()
+        self._client_id: str | None = config.client_id
+        self._token: str | None = config.token
+        self.user_id: str | None = None
+        self._host = urlsplit(config.base_url).netloc
+        if config.token:
+            redaction_filter().add_secret(config.token)
+
+    # --- identity ---------------------------------------------------------------------
+
+    @property
+    def anonymous(self) -> bool:
+        """True when the client uses anonymous tokens (no NEMO_TOKEN configured)."""
+        return not self.config.token
+
+    async def client_id(self) -> str:
+        """The client id: configured, stored, or made now and kept for good."""
+        if self._client_id:
+            return self._client_id
+        stored = await self._identities.get_identity(BACKEND)
+        if stored and stored.client_id:
+            self._client_id = stored.client_id
+            if stored.token and not self._token:
+                self._use_token(stored.token)
+            return stored.client_id
+        self._client_id = str(uuid.uuid4())
+        await self._save_identity()
+        return self._client_id
+
+    async def _save_identity(self) -> None:
+        from storage.base import Identity
+
+        assert self._client_id is not None
+        token = self._token if self.anonymous else None
+        await self._identities.save_identity(BACKEND, Identity(self._client_id, token))
+
+    def _use_token(self, token: str) -> None:
+        redaction_filter().add_secret(token)
+        self._token = token
+
+    async def token(self) -> str:
+        """The bearer token: configured, stored, or a new anonymous one."""
+        if self._token:
+            return self._token
+        async with self._lock:
+            if self._token:
+                return self._token
+            await self.client_id()
+            if not self._token:
+                await self._new_anonymous_token()
+            assert self._token is not None
+            return self._token
+
+    async def _refresh(self, failed_token: str | None) -> None:
+        if not self.anonymous:
+            raise TokenError("Nemo rejected the configured NEMO_TOKEN", code=1001)
+        async with self._lock:
+            if self._token and self._token != failed_token:
+                return  # another task refreshed it meanwhile
+            self._token = None
+            await self._new_anonymous_token()
+
+    async def _new_anonymous_token(self) -> AnonymousToken:
+        answer = await self.anonymous_token(await self.client_id())
+        self._use_token(answer.token)
+        if answer.user_id:
+            self.user_id = answer.user_id
+        await self._save_identity()
+        log.info("Nemo: obtained an anonymous token (user %s)", answer.user_id)
+        return answer
+
+    # --- the call machinery -------------------------------------------------------------
+
+    def _headers(self, token: str | None) -> dict[str, str]:
+        headers = {
+            "X-Skill-Source": self.config.skill_source,
+            "X-Skill-Version": self.config.skill_version,
+            "X-Skill-Platform": self.config.skill_platform,
+        }
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if self._client_id:
+            headers["X-Client-Id"] = self._client_id
+        return headers
+
+    def _secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self._token, self.config.token) if s)
+
+    async def _remedy(self, exc: BackendError, tries: _Tries, token: str | None) -> None:
+        """Apply the one-time remedy for `exc`, or raise it."""
+        if isinstance(exc, TokenError) and "token" not in tries.used and self.anonymous:
+            tries.used.add("token")
+            log.info("Nemo: token rejected, getting a fresh anonymous token")
+            await self._refresh(token)
+        elif isinstance(exc, MissingClientId) and "client" not in tries.used:
+            tries.used.add("client")
+            log.info("Nemo: asked for a client id; sending one")
+            await self.client_id()
+        elif isinstance(exc, RateLimited) and "rate" not in tries.used:
+            tries.used.add("rate")
+            log.info("Nemo: rate limited; waiting %.3g s", self.config.rate_limit_wait_s)
+            await asyncio.sleep(self.config.rate_limit_wait_s)
+        elif isinstance(exc, MissingClientId):
+            raise Unavailable(str(exc), status=exc.status) from exc
+        else:
+            raise exc
+
+    def _check(self, response: httpx.Response, raw: bytes) -> Mapping[str, Any]:
+        body = decode_body(
+            raw, status=response.status_code, content_type=response.headers.get("content-type", "")
+        )
+        check_envelope(
+            body,
+            status=response.status_code,
+            user_id=self.user_id,
+            web_url=self.config.web_url,
+            secrets=self._secrets(),
+        )
+        return body
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        upload: tuple[Path, str] | None = None,
+        auth: bool = True,
+    ) -> Mapping[str, Any]:
+        """One API call with its remedies; the whole JSON body of the answer."""
+        tries = _Tries()
+        while True:
+            token = await self.token() if auth else None
+            try:
+                return await self._once(method, path, token, json=json, upload=upload)
+            except BackendError as exc:
+                await self._remedy(exc, tries, token)
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        token: str | None,
+        *,
+        json: Any,
+        upload: tuple[Path, str] | None,
+    ) -> Mapping[str, Any]:
+        headers = self._headers(token)
+        try:
+            if upload is not None:
+                file_path, filename = upload
+                mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+                # httpx reads the open file in chunks while sending: never whole in memory.
+                with file_path.open("rb") as fh:
+                    response = await self._http.request(
+                        method, path, headers=headers, files=[("files", (filename, fh, mime))]
+                    )
+            else:
+                response = await self._http.request(method, path, headers=headers, json=json)
+        except httpx.TimeoutException as exc:
+            raise Unavailable(f"Nemo did not answer in time ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise Unavailable(f"Nemo cannot be reached ({type(exc).__name__})") from exc
+        log.debug("Nemo %s %s → %d", method, path, response.status_code)
+        return self._check(response, response.content)
+
+    # --- endpoints ------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._http.aclose()
+
+    async def anonymous_token(self, client_id: str) -> AnonymousToken:
+        """POST /api/auth/anonymous-token for `client_id` (sent as X-Client-Id, no bearer)."""
+        self._client_id = self._client_id or client_id
+        body = await self._call("POST", "/api/auth/anonymous-token", auth=False)
+        return parse_anonymous_token(_data(body))
+
+    async def create_session(self, language: str = "en") -> SessionInfo:
+        """A new project session."""
+        body = await self._call(
+            "POST",
+            f"/api/tasks/me/with-session/{APP}",
+            json={"task_name": "project", "language": language},
+        )
+        info = parse_session(_data(body))
+        if info.user_id:
+            self.user_id = info.user_id
+        return info
+
+    async def claim_token(self, task_id: str, session_id: str) -> str:
+        """A claim token that opens the project in a browser."""
+        body = await self._call(
+            "POST", "/api/auth/claim-token", json={"task_id": task_id, "session_id": session_id}
+        )
+        return parse_claim_token(_data(body))
+
+    def claim_link(self, claim_token: str) -> str:
+        """The browser link for a claim token."""
+        return f"{self.config.web_url.rstrip('/')}/workspace/claim?ct={claim_token}"
+
+    async def upload(self, session_id: str, path: Path, filename: str) -> list[UploadedFile]:
+        """Upload a file (multipart field `files`, streamed from disk)."""
+        size = os.stat(path).st_size
+        if size > UPLOAD_LIMIT_BYTES:
+            raise FileTooLarge(
+                f"File is {size / 2**20:.0f} MB; Nemo takes at most 200 MB",
+                limit_bytes=UPLOAD_LIMIT_BYTES,
+            )
+        body = await self._call(
+            "POST", f"/api/upload-video/{APP}/me/{session_id}", upload=(path, filename)
+        )
+        return parse_upload(_data(body), filename)
+
+    async def upload_urls(self, session_id: str, urls: list[str]) -> list[UploadedFile]:
+        """Have Nemo fetch files from URLs."""
+        body = await self._call(
+            "POST",
+            f"/api/upload-video/{APP}/me/{session_id}",
+            json={"urls": urls, "source_type": "url"},
+        )
+        return parse_upload(_data(body), "file")
+
+    async def credits(self) -> Credits:
+        """The credit balance."""
+        body = await self._call("GET", "/api/credits/balance/simple")
+        available, frozen, total = parse_credits(_data(body))
+        return Credits(available=available, frozen=frozen, total=total)
+
+    async def state(self, session_id: str) -> tuple[Mapping[str, Any], int]:
+        """The latest state: (draft, generated media count)."""
+        body = await self._call("GET", f"/api/state/{APP}/me/{session_id}/latest")
+        return parse_state(_data(body))
+
+    async def submit_render(
+        self, job_id: str, session_id: str, draft: Mapping[str, Any]
+    ) -> RenderStatus:
+        """Submit a render of `draft` under the id `job_id`."""
+        body = await self._call(
+            "POST",
+            "/api/render/proxy/lambda",
+            json={
+                "id": job_id,
+                "sessionId": session_id,
+                "draft": draft,
+                "output": {"format": "mp4", "quality": "high"},
+            },
+        )
+        return parse_render_status(body)
+
+    async def render_status(self, job_id: str) -> RenderStatus:
+        """One look at a render job (either status shape)."""
+        body = await self._call("GET", f"/api/render/proxy/lambda/{job_id}")
+        return parse_render_status(body)
+
+    async def download_render(self, job_id: str, dest: Path) -> int:
+        """The fallback download of a finished render into `dest`; returns its size."""
+        return await self.download(f"/api/render/proxy/{job_id}/download", dest)
+
+    async def download(self, url: str, dest: Path) -> int:
+        """Stream `url` into the file `dest` (never whole in memory); returns its size.
+
+        The bearer token is sent only when `url` is on Nemo's own host.
+        """
+        absolute = urljoin(self.config.base_url.rstrip("/") + "/", url)
+        ours = urlsplit(absolute).netloc == self._host
+        tries = _Tries()
+        while True:
+            token = await self.token() if ours else None
+            headers = self._headers(token) if ours else {}
+            try:
+                return await self._download_once(absolute, headers, dest)
+            except BackendError as exc:
+                await self._remedy(exc, tries, token)
+
+    async def _download_once(self, url: str, headers: dict[str, str], dest: Path) -> int:
+        part = dest.with_name(dest.name + ".part")
+        size = 0
+        try:
+            async with self._http.stream("GET", url, headers=headers) as response:
+                if response.status_code != 200:
+                    raw = await _read_limited(response)
+                    self._check(response, raw)
+                    raise Unavailable(f"Nemo download answered HTTP {response.status_code}")
+                with part.open("wb") as fh:
+                    async for chunk in response.aiter_bytes(_CHUNK):
+                        fh.write(chunk)
+                        size += len(chunk)
+            os.replace(part, dest)
+            return size
+        except httpx.TransportError as exc:
+            raise Unavailable(f"Nemo download broke off ({type(exc).__name__})") from exc
+        finally:
+            part.unlink(missing_ok=True)
+
+    async def chat(self, session_id: str, text: str) -> AsyncIterator[AgentEvent]:
+        """Send one message and stream the agent's events until the stream ends.
+
+        Remedies apply only before the stream opens; once it has, nothing is sent again.
+        """
+        payload = {
+            "app_name": APP,
+            "user_id": "me",
+            "session_id": session_id,
+            "new_message": {"role": "user", "parts": [{"text": text}]},
+        }
+        timeout = httpx.Timeout(
+            self.config.request_timeout_s, read=self.config.stream_read_timeout_s
+        )
+        tries = _Tries()
+        while True:
+            token = await self.token()
+            failure: BackendError | None = None
+            try:
+                async with aconnect_sse(
+                    self._http,
+                    "POST",
+                    "/run_sse",
+                    json=payload,
+                    headers=self._headers(token),
+                    timeout=timeout,
+                ) as source:
+                    response = source.response
+                    ctype = response.headers.get("content-type", "")
+                    if response.status_code != 200 or "text/event-stream" not in ctype:
+                        raw = await _read_limited(response)
+                        try:
+                            self._check(response, raw)
+                            raise decode_error_not_stream(response.status_code, ctype)
+                        except BackendError as exc:
+                            failure = exc
+                    else:
+                        parser = EventParser(user_id=self.user_id, web_url=self.config.web_url)
+                        async for event in read_turn(
+                            source,
+                            parser,
+                            turn_timeout_s=self.config.turn_timeout_s,
+                            keepalive_only_timeout_s=self.config.keepalive_only_timeout_s,
+                        ):
+                            yield event
+                        return
+            except httpx.TimeoutException as exc:
+                raise Unavailable(f"Nemo chat did not answer ({type(exc).__name__})") from exc
+            except httpx.TransportError as exc:
+                raise Unavailable(f"Nemo chat cannot be reached ({type(exc).__name__})") from exc
+            assert failure is not None
+            await self._remedy(failure, tries, token)
+
+
+def decode_error_not_stream(status: int, content_type: str) -> BackendError:
+    """The error for a successful-looking answer that is not an event stream."""
+    from bot.errors import ProtocolError
+
+    return ProtocolError(
+        f"Nemo chat answered HTTP {status} with {content_type or 'no type'}, not a stream",
+        field="content-type",
+        status=status,
+    )
+
+
+def _data(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    data = body.get("data", body)
+    return data if isinstance(data, Mapping) else {}
+
+
+async def _read_limited(response: httpx.Response) -> bytes:
+    """At most 64 KiB of an error answer (an HTML page can be big)."""
+    buf = bytearray()
+    async for chunk in response.aiter_bytes():
+        buf += chunk
+        if len(buf) >= _ERROR_BODY_LIMIT:
+            break
+    return bytes(buf[:_ERROR_BODY_LIMIT])
