@@ -129,3 +129,22 @@ async def test_webhook_mode_checks_the_secret(
     [incoming] = await recorder.next()
     assert incoming.text == "via webhook"
     assert len(recorder.received) == 1
+
+
+async def test_create_adapter_is_what_the_app_wiring_calls(
+    fake_api: FakeBotApi, recorder: Recorder, settings: Settings, store: SqliteStore
+) -> None:
+    from adapters.telegram import create_adapter
+
+    adapter = create_adapter(settings, recorder, store)
+    assert adapter.name == "telegram"
+    await adapter.start()
+    try:
+        fake_api.push_update(update(message(PRIVATE, ADA, text="/start")))
+        [incoming] = await recorder.next()
+        assert incoming.text == "/start"
+    finally:
+        await adapter.stop()
+    await adapter.stop()  # stopping twice is harmless
+    with pytest.raises(ValueError, match="TELEGRAM_BOT_TOKEN"):
+        create_adapter(Settings.load(None), recorder, store)
