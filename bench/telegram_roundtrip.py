@@ -14,7 +14,8 @@ from adapters.telegram import TelegramAdapter
 from bot.config import Settings
 from bot.types import IncomingMessage, OutgoingChannel
 from storage.sqlite import SqliteStore
-from tests.telegram.builders import message, private_chat, update, user
+from tests.telegram.builders import message as text_message
+from tests.telegram.builders import private_chat, update, user
 from tests.telegram.fake_api import TOKEN, FakeBotApi
 
 
@@ -23,7 +24,7 @@ async def _run(count: int) -> None:
     await api.start()
     arrived: asyncio.Queue[tuple[float, OutgoingChannel]] = asyncio.Queue()
 
-    async def handler(msg: IncomingMessage, channel: OutgoingChannel) -> None:
+    async def handler(message: IncomingMessage, channel: OutgoingChannel) -> None:
         arrived.put_nowait((time.perf_counter(), channel))
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -43,7 +44,7 @@ async def _run(count: int) -> None:
         try:
             for i in range(count):
                 pushed = time.perf_counter()
-                api.push_update(update(message(private_chat(ada), ada, text=f"m{i}")))
+                api.push_update(update(text_message(private_chat(ada), ada, text=f"m{i}")))
                 got, channel = await arrived.get()
                 latencies.append(got - pushed)
                 started = time.perf_counter()
