@@ -1,0 +1,139 @@
+"""`OutgoingChannel` over a Discord interaction (follow-ups) or a plain channel."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import discord
+
+from bot.errors import FileTooLarge
+from bot.types import Button, MessageRef, VideoInfo
+
+log = logging.getLogger(__name__)
+
+#: Discord's limit when nothing better is known (an ordinary server or a DM).
+DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
+#: An interaction token lives 15 minutes; keep a margin for the last request.
+TOKEN_LIFETIME = timedelta(minutes=14)
+#: Discord refuses message content over 2000 characters.
+MAX_CONTENT = 2000
+
+ViewFactory = Callable[[Sequence[Button]], discord.ui.View]
+
+# A ref's id says how the message was sent, so it is edited the same way:
+# "w:<id>" through the interaction's webhook, "c:<id>" as a channel message.
+_WEBHOOK, _CHANNEL = "w", "c"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_CONTENT else text[: MAX_CONTENT - 1] + "…"
+
+
+def _size_text(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f} MB" if size >= 1024 * 1024 else f"{size // 1024} KB"
+
+
+class DiscordChannel:
+    """Where the engine writes to one Discord channel, for one request."""
+
+    def __init__(
+        self,
+        target: discord.PartialMessageable,
+        views: ViewFactory,
+        *,
+        interaction: discord.Interaction | None = None,
+        upload_limit: int | None = None,
+        token_lifetime: timedelta = TOKEN_LIFETIME,
+    ) -> None:
+        self._target = target
+        self._views = views
+        self._interaction = interaction
+        self._limit = upload_limit or DEFAULT_UPLOAD_LIMIT
+        self._token_lifetime = token_lifetime
+        # Webhook messages re-sent to the channel once the token expired.
+        self._moved: dict[str, str] = {}
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The limit the interaction reported, else the server's, else 10 MiB."""
+        return self._limit
+
+    def _token_alive(self) -> bool:
+        interaction = self._interaction
+        if interaction is None:
+            return False
+        return discord.utils.utcnow() - interaction.created_at < self._token_lifetime
+
+    async def _send(
+        self, content: str, buttons: Sequence[Button], file: discord.File | None = None
+    ) -> MessageRef:
+        view = self._views(buttons) if buttons else None
+        kwargs: dict[str, object] = {"content": _clip(content)}
+        if view is not None:
+            kwargs["view"] = view
+        if file is not None:
+            kwargs["file"] = file
+        if self._interaction is not None and self._token_alive():
+            sent = await self._interaction.followup.send(wait=True, **kwargs)  # type: ignore[call-overload]
+            return MessageRef(f"{_WEBHOOK}:{sent.id}")
+        message = await self._target.send(**kwargs)  # type: ignore[call-overload]
+        return MessageRef(f"{_CHANNEL}:{message.id}")
+
+    async def send_text(self, text: str, buttons: Sequence[Button] = ()) -> MessageRef:
+        """Send a message (a follow-up while the interaction token lives)."""
+        return await self._send(text, buttons)
+
+    async def edit_text(self, ref: MessageRef, text: str) -> None:
+        """Edit a message in place; one whose token expired is sent again, once."""
+        ref_id = self._moved.get(ref.id, ref.id)
+        kind, _, raw_id = ref_id.partition(":")
+        if kind == _WEBHOOK:
+            if self._interaction is not None and self._token_alive():
+                await self._interaction.followup.edit_message(int(raw_id), content=_clip(text))
+                return
+            moved = await self._target.send(content=_clip(text))
+            self._moved[ref.id] = f"{_CHANNEL}:{moved.id}"
+            return
+        await self._target.get_partial_message(int(raw_id)).edit(content=_clip(text))
+
+    async def send_video(
+        self,
+        path: Path,
+        caption: str,
+        info: VideoInfo,
+        buttons: Sequence[Button] = (),
+    ) -> MessageRef:
+        """Attach the MP4; over the limit it is refused before any upload."""
+        size = await asyncio.to_thread(os.path.getsize, path)
+        if size > self._limit:
+            raise FileTooLarge(
+                f"the clip is {_size_text(size)}, over Discord's {_size_text(self._limit)} here",
+                limit_bytes=self._limit,
+            )
+        return await self._send(caption, buttons, discord.File(path, filename=path.name))
+
+    async def send_link(self, url: str, caption: str, buttons: Sequence[Button] = ()) -> MessageRef:
+        """The download link under the caption (the engine's note on the size)."""
+        text = "\n".join(part for part in (caption.strip(), url) if part)
+        return await self._send(text, buttons)
+
+    @asynccontextmanager
+    async def working(self) -> AsyncIterator[None]:
+        """The typing indicator for as long as the block runs (best effort)."""
+        typing = self._target.typing()
+        try:
+            await typing.__aenter__()
+        except discord.HTTPException as exc:
+            log.warning("discord: typing indicator refused: %s", exc.status)
+            yield
+            return
+        try:
+            yield
+        finally:
+            await typing.__aexit__(None, None, None)

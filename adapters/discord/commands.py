@@ -1,0 +1,98 @@
+"""Slash commands and the persistent result buttons, all routed to one callback."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, get_args
+
+import discord
+from discord import app_commands
+
+from adapters.discord.convert import fold_instruction
+from bot.types import Button, ButtonAction
+
+#: Receives every command and button press as the text the engine understands.
+OnInteraction = Callable[[discord.Interaction, str, Sequence[discord.Attachment]], Awaitable[None]]
+
+ACTIONS: tuple[ButtonAction, ...] = get_args(ButtonAction)
+CUSTOM_ID_PREFIX = "clipbot:"
+DEFAULT_LABELS: dict[ButtonAction, str] = {
+    "export": "Export again",
+    "status": "Status",
+    "credits": "Credits",
+    "new": "New project",
+}
+ASPECTS = ("9:16", "16:9", "1:1", "4:5")
+
+
+def custom_id(action: ButtonAction) -> str:
+    """The stable id of a button: the same before and after a restart."""
+    return f"{CUSTOM_ID_PREFIX}{action}"
+
+
+class ActionButton(discord.ui.Button[discord.ui.View]):
+    """One result button; a press becomes the matching command."""
+
+    def __init__(self, action: ButtonAction, label: str, on_interaction: OnInteraction) -> None:
+        super().__init__(
+            label=label, custom_id=custom_id(action), style=discord.ButtonStyle.secondary
+        )
+        self.action = action
+        self._on_interaction = on_interaction
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await self._on_interaction(interaction, f"/{self.action}", ())
+
+
+def result_view(buttons: Sequence[Button], on_interaction: OnInteraction) -> discord.ui.View:
+    """A view of the given buttons that never times out (so it survives restarts)."""
+    view = discord.ui.View(timeout=None)
+    for button in buttons:
+        view.add_item(ActionButton(button.action, button.label, on_interaction))
+    return view
+
+
+def persistent_view(on_interaction: OnInteraction) -> discord.ui.View:
+    """Every action's button, registered at start so old messages' buttons work."""
+    return result_view([Button(DEFAULT_LABELS[a], a) for a in ACTIONS], on_interaction)
+
+
+def install_commands(tree: app_commands.CommandTree[discord.Client], on: OnInteraction) -> None:
+    """Add `/animate`, `/status`, `/credits`, `/export`, `/new` and `/help` to the tree."""
+
+    @tree.command(name="animate", description="Turn a photo into an animated clip")
+    @app_commands.describe(
+        image="The photo to animate",
+        prompt="What to make, in words (for example: slow zoom-in, title 'Summer Sale')",
+        aspect="The clip's shape",
+        duration="Length in seconds",
+    )
+    @app_commands.choices(aspect=[app_commands.Choice(name=a, value=a) for a in ASPECTS])
+    async def animate(
+        interaction: discord.Interaction,
+        image: discord.Attachment,
+        prompt: str = "",
+        aspect: app_commands.Choice[str] | None = None,
+        duration: app_commands.Range[int, 1, 60] | None = None,
+    ) -> None:
+        text = fold_instruction(prompt, aspect.value if aspect else None, duration)
+        await on(interaction, text, (image,))
+
+    simple = {
+        "status": "What the bot is doing for this channel",
+        "credits": "The credit balance",
+        "export": "Render the current project again",
+        "new": "Start a new project in this channel",
+        "help": "How to use the bot",
+    }
+    for name, description in simple.items():
+        tree.add_command(_simple_command(name, description, on))
+
+
+def _simple_command(
+    name: str, description: str, on: OnInteraction
+) -> app_commands.Command[Any, ..., None]:
+    async def callback(interaction: discord.Interaction) -> None:
+        await on(interaction, f"/{name}", ())
+
+    return app_commands.Command(name=name, description=description, callback=callback)

@@ -1,0 +1,125 @@
+"""Discord messages and interactions → platform-neutral `IncomingMessage`s."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+import discord
+
+from bot.types import Attachment, AttachmentKind, ChatKey, FetchFn, IncomingMessage, Sender
+
+PLATFORM = "discord"
+
+_IMAGE_EXT = frozenset({"jpg", "jpeg", "png", "gif", "webp", "bmp", "tif", "tiff", "heic", "heif"})
+_AUDIO_EXT = frozenset({"mp3", "wav", "m4a", "aac", "ogg", "oga", "opus", "flac"})
+_VIDEO_EXT = frozenset({"mp4", "mov", "webm", "mkv", "avi", "m4v"})
+
+
+def chat_key(channel_id: int) -> ChatKey:
+    """One project per channel (a DM is a channel too)."""
+    return ChatKey(PLATFORM, str(channel_id))
+
+
+def attachment_kind(content_type: str | None, filename: str) -> AttachmentKind:
+    """What a file is, from its content type first and its extension second."""
+    main = (content_type or "").split(";", 1)[0].strip().lower().partition("/")[0]
+    if main in ("image", "audio", "video"):
+        return main  # type: ignore[return-value]
+    ext = PurePosixPath(filename).suffix.lower().lstrip(".")
+    if ext in _IMAGE_EXT:
+        return "image"
+    if ext in _AUDIO_EXT:
+        return "audio"
+    if ext in _VIDEO_EXT:
+        return "video"
+    return "file"
+
+
+def _fetcher(attachment: discord.Attachment) -> FetchFn:
+    async def fetch(path: Path) -> None:
+        await attachment.save(path)
+
+    return fetch
+
+
+def to_attachment(attachment: discord.Attachment) -> Attachment:
+    """A Discord attachment whose bytes are fetched only when the engine asks."""
+    return Attachment(
+        name=attachment.filename,
+        mime_type=attachment.content_type,
+        size=attachment.size,
+        kind=attachment_kind(attachment.content_type, attachment.filename),
+        fetch=_fetcher(attachment),
+    )
+
+
+def sender_of(user: discord.User | discord.Member, locale: discord.Locale | None = None) -> Sender:
+    """The author of a message or interaction, named as the server shows them."""
+    language = str(locale.value).split("-", 1)[0] if locale is not None else None
+    return Sender(id=str(user.id), name=user.display_name, language_code=language)
+
+
+def strip_mentions(text: str, bot_id: int) -> str:
+    """The text without mentions of the bot (both `<@id>` and the older `<@!id>`)."""
+    return re.sub(rf"<@!?{bot_id}>", " ", text).strip()
+
+
+def is_addressed(message: discord.Message, bot_id: int) -> bool:
+    """In a DM always; in a server when the bot is mentioned or replied to."""
+    if message.guild is None:
+        return True
+    if any(user.id == bot_id for user in message.mentions):
+        return True
+    reference = message.reference
+    resolved = reference.resolved if reference is not None else None
+    return isinstance(resolved, discord.Message) and resolved.author.id == bot_id
+
+
+def from_message(message: discord.Message, bot_id: int) -> IncomingMessage | None:
+    """The message as the engine sees it; None for messages of bots (ours included)."""
+    if message.author.bot or message.author.id == bot_id:
+        return None
+    return IncomingMessage(
+        chat=chat_key(message.channel.id),
+        sender=sender_of(message.author),
+        text=strip_mentions(message.content, bot_id),
+        attachments=tuple(to_attachment(a) for a in message.attachments),
+        is_group=message.guild is not None,
+        addressed=is_addressed(message, bot_id),
+        message_id=str(message.id),
+    )
+
+
+def from_interaction(
+    interaction: discord.Interaction,
+    text: str,
+    attachments: Sequence[discord.Attachment] = (),
+) -> IncomingMessage:
+    """A slash command or a button press: always addressed to the bot."""
+    channel_id = interaction.channel_id
+    if channel_id is None:  # Discord always sends one for commands and components.
+        raise ValueError("interaction without a channel")
+    return IncomingMessage(
+        chat=chat_key(channel_id),
+        sender=sender_of(interaction.user, interaction.locale),
+        text=text,
+        attachments=tuple(to_attachment(a) for a in attachments),
+        is_group=interaction.guild_id is not None,
+        addressed=True,
+        message_id=str(interaction.id),
+    )
+
+
+def fold_instruction(prompt: str, aspect: str | None, duration_s: int | None) -> str:
+    """`/animate`'s options as one instruction in words, as if typed."""
+    parts = [prompt.strip() or "Animate this photo"]
+    extras = []
+    if aspect:
+        extras.append(f"aspect ratio {aspect}")
+    if duration_s:
+        extras.append(f"{duration_s} seconds long")
+    if extras:
+        parts.append(", ".join(extras))
+    return ". ".join(p.rstrip(".") for p in parts)

@@ -1,0 +1,204 @@
+"""The Discord adapter: a discord.py client run as a task in the shared event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from adapters.discord.channel import TOKEN_LIFETIME, DiscordChannel
+from adapters.discord.commands import install_commands, persistent_view, result_view
+from adapters.discord.convert import PLATFORM, from_interaction, from_message
+from bot.config import Settings
+from bot.types import Button, IncomingMessage, MessageHandler
+from storage.base import Store
+
+log = logging.getLogger(__name__)
+
+DISCORD_API_BASE = "https://discord.com/api/v10"
+DISCORD_GATEWAY = "wss://gateway.discord.gg/"
+SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
+
+
+def configure_endpoints(api_base_url: str | None, gateway_url: str | None) -> None:
+    """Point discord.py's REST routes and its first gateway connection somewhere.
+
+    discord.py keeps both as class attributes: `Route.BASE` (every REST call, interaction
+    callbacks and webhook follow-ups included) and `DiscordWebSocket.DEFAULT_GATEWAY`
+    (a plain `Client` connects there without asking GET /gateway/bot; resumes then go to
+    the `resume_gateway_url` READY names). One process runs one Discord connection.
+    """
+    Route.BASE = (api_base_url or DISCORD_API_BASE).rstrip("/")
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url or DISCORD_GATEWAY)
+
+
+def intents() -> discord.Intents:
+    """Guilds, server messages and DMs; never the privileged message content."""
+    chosen = discord.Intents.none()
+    chosen.guilds = True
+    chosen.guild_messages = True
+    chosen.dm_messages = True
+    return chosen
+
+
+class _Client(discord.Client):
+    def __init__(self, adapter: DiscordAdapter, **options: object) -> None:
+        super().__init__(
+            intents=intents(),
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+            **options,  # type: ignore[arg-type]
+        )
+        self.adapter = adapter
+        self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self)
+        install_commands(self.tree, adapter.on_interaction)
+
+    async def setup_hook(self) -> None:
+        self.add_view(persistent_view(self.adapter.on_interaction))
+        synced = await self.tree.sync()
+        log.info("discord: synced %d application commands", len(synced))
+
+    async def on_ready(self) -> None:
+        self.adapter.ready.set()
+        log.info("discord: connected as %s", self.user)
+
+    async def on_resumed(self) -> None:
+        log.info("discord: gateway session resumed")
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.adapter.on_message(message)
+
+
+class DiscordAdapter:
+    """Runs the bot beside the other adapters: `start` returns once connected."""
+
+    name = PLATFORM
+
+    def __init__(
+        self,
+        settings: Settings,
+        handler: MessageHandler,
+        store: Store,
+        *,
+        token_lifetime: timedelta = TOKEN_LIFETIME,
+        ready_timeout_s: float = 60.0,
+        guild_ready_timeout_s: float = 2.0,
+    ) -> None:
+        if settings.discord_bot_token is None:
+            raise ValueError("DISCORD_BOT_TOKEN is not set")
+        self._settings = settings
+        self._handler = handler
+        self._store = store
+        self._token_lifetime = token_lifetime
+        self._ready_timeout_s = ready_timeout_s
+        self._guild_ready_timeout_s = guild_ready_timeout_s
+        self._client: _Client | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    @property
+    def client(self) -> discord.Client:
+        """The running discord.py client."""
+        if self._client is None:
+            raise RuntimeError("the Discord adapter is not started")
+        return self._client
+
+    async def start(self) -> None:
+        """Log in, sync the commands, connect the gateway; return once READY."""
+        configure_endpoints(self._settings.discord_api_base_url, self._settings.discord_gateway_url)
+        self._client = _Client(self, guild_ready_timeout=self._guild_ready_timeout_s)
+        self._task = asyncio.create_task(self._run(self._client), name="discord-client")
+        ready = asyncio.create_task(self.ready.wait())
+        done, _ = await asyncio.wait(
+            {self._task, ready}, timeout=self._ready_timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        ready.cancel()
+        if self._task in done:
+            failure = self._task.exception()
+            raise RuntimeError("the Discord adapter could not start") from failure
+        if ready not in done:
+            await self.stop()
+            raise TimeoutError(f"Discord did not answer within {self._ready_timeout_s:.0f} s")
+
+    async def _run(self, client: _Client) -> None:
+        token = self._settings.discord_bot_token
+        assert token is not None
+        async with client:
+            await client.start(token.get_secret_value())
+
+    async def stop(self) -> None:
+        """Close the gateway and the HTTP session."""
+        client, task = self._client, self._task
+        self._client = self._task = None
+        self.ready.clear()
+        if client is not None:
+            await client.close()
+        if task is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await task
+
+    def _views(self, buttons: Sequence[Button]) -> discord.ui.View:
+        return result_view(buttons, self.on_interaction)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """A message in a DM or a server channel (the engine ignores unaddressed ones)."""
+        me = self.client.user
+        if me is None:
+            return
+        incoming = from_message(message, me.id)
+        if incoming is None:
+            return
+        # Discord may send an event again after a resume: handle each message once.
+        if incoming.addressed and not await self._store.mark_update(PLATFORM, f"m{message.id}"):
+            return
+        guild = message.guild
+        channel = DiscordChannel(
+            self.client.get_partial_messageable(
+                message.channel.id, guild_id=guild.id if guild else None
+            ),
+            self._views,
+            upload_limit=guild.filesize_limit if guild is not None else None,
+        )
+        await self._dispatch(incoming, channel)
+
+    async def on_interaction(
+        self,
+        interaction: discord.Interaction,
+        text: str,
+        attachments: Sequence[discord.Attachment],
+    ) -> None:
+        """A slash command or a button press: acknowledged at once, answered in follow-ups."""
+        try:
+            await interaction.response.defer(thinking=True)
+        except discord.HTTPException as exc:
+            log.warning("discord: could not acknowledge interaction %s: %s", interaction.id, exc)
+            return
+        incoming = from_interaction(interaction, text, attachments)
+        assert interaction.channel_id is not None  # from_interaction checked it
+        channel = DiscordChannel(
+            self.client.get_partial_messageable(
+                interaction.channel_id, guild_id=interaction.guild_id
+            ),
+            self._views,
+            interaction=interaction,
+            upload_limit=interaction.filesize_limit,
+            token_lifetime=self._token_lifetime,
+        )
+        await self._dispatch(incoming, channel)
+
+    async def _dispatch(self, message: IncomingMessage, channel: DiscordChannel) -> None:
+        try:
+            await self._handler(message, channel)
+        except Exception:
+            log.exception("discord: handling %s in %s failed", message.message_id, message.chat)
+            try:
+                await channel.send_text(SORRY)
+            except discord.HTTPException as exc:
+                log.warning("discord: could not send the error reply: %s", exc.status)

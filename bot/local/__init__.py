@@ -1,0 +1,1 @@
+"""The local renderer: the embedded default backend (no account, no network, no GPU)."""

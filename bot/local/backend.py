@@ -1,0 +1,331 @@
+"""`LocalBackend`: the embedded renderer behind the `Backend` interface.
+
+Each session is a folder `data_dir/local/<session_id>/` holding `state.json` and the
+uploaded files, so projects survive a restart. Instructions are parsed by rules and
+change the draft; export renders it in a worker thread, one render at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from bot.backend import (
+    AgentEvent,
+    BackendSession,
+    Credits,
+    ExportDone,
+    ExportEvent,
+    ExportProgress,
+    ProjectState,
+    TextMessage,
+    UploadedFile,
+)
+from bot.config import Settings
+from bot.errors import BadImage, SessionLost, UnsupportedFile
+from bot.local import audio, images
+from bot.local import instructions as ins
+from bot.local.clip import ClipSettings, Media, make_draft, spec_from_draft
+from bot.local.render import RenderSpec
+
+log = logging.getLogger(__name__)
+
+#: What the local renderer takes, for `UnsupportedFile`.
+LOCAL_FORMATS = (
+    "jpg", "png", "heic", "webp", "gif", "bmp", "tiff", "mp3", "m4a", "wav", "aac", "ogg", "flac",
+)  # fmt: skip
+VIDEO_SUFFIXES = ("mp4", "mov", "avi", "webm", "mkv", "m4v")
+
+
+@dataclass(slots=True)
+class _Project:
+    """What a session's `state.json` holds."""
+
+    language: str = "en"
+    settings: ClipSettings = field(default_factory=ClipSettings)
+    photos: list[Media] = field(default_factory=list)
+    music: Media | None = None
+    draft: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "language": self.language,
+            "settings": self.settings.to_json(),
+            "photos": [asdict(p) for p in self.photos],
+            "music": asdict(self.music) if self.music else None,
+            "draft": self.draft,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> _Project:
+        music = data.get("music")
+        return cls(
+            language=str(data.get("language", "en")),
+            settings=ClipSettings.from_json(data.get("settings") or {}),
+            photos=[Media(**p) for p in data.get("photos") or []],
+            music=Media(**music) if isinstance(music, dict) else None,
+            draft=data.get("draft"),
+        )
+
+    def rebuild(self) -> None:
+        """Regenerate the draft after a change (only once one exists)."""
+        if self.draft is not None and self.photos:
+            self.draft = make_draft(self.settings, self.photos, self.music)
+
+
+def _safe_name(filename: str) -> str:
+    base = Path(filename).name or "file"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", base)[-80:] or "file"
+
+
+class LocalBackend:
+    """The local renderer: no account, no network, no GPU."""
+
+    name = "local"
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._root = settings.data_dir / "local"
+        # Two shared cores: one render at a time, others wait their turn.
+        self._render_slot = asyncio.Semaphore(1)
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # --- persistence --------------------------------------------------------------------
+
+    def _dir(self, session: BackendSession) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{32}", session.session_id):
+            raise SessionLost("That local project id is not valid.")
+        return self._root / session.session_id
+
+    def _load(self, session: BackendSession) -> _Project:
+        path = self._dir(session) / "state.json"
+        try:
+            return _Project.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError as exc:
+            raise SessionLost("This local project no longer exists; starting over.") from exc
+        except (ValueError, TypeError) as exc:
+            raise SessionLost("This local project's saved state is damaged.") from exc
+
+    def _save(self, session: BackendSession, project: _Project) -> None:
+        folder = self._dir(session)
+        tmp = folder / "state.json.tmp"
+        tmp.write_text(json.dumps(project.to_json(), ensure_ascii=False), encoding="utf-8")
+        tmp.replace(folder / "state.json")
+
+    def _lock(self, session: BackendSession) -> asyncio.Lock:
+        return self._locks.setdefault(session.session_id, asyncio.Lock())
+
+    # --- the Backend protocol -------------------------------------------------------------
+
+    async def open_session(self, language: str) -> BackendSession:
+        """Start a new project folder."""
+        session = BackendSession(uuid.uuid4().hex)
+        self._dir(session).mkdir(parents=True, exist_ok=True)
+        self._save(session, _Project(language="zh" if language == "zh" else "en"))
+        log.info("local session %s opened", session.session_id)
+        return session
+
+    async def upload(self, session: BackendSession, path: Path, filename: str) -> UploadedFile:
+        """Copy a photo or an audio file into the project, checking it first."""
+        suffix = Path(filename).suffix.lower().lstrip(".") or path.suffix.lower().lstrip(".")
+        if suffix in VIDEO_SUFFIXES:
+            raise UnsupportedFile(
+                "The local renderer makes clips from photos; it does not take videos. "
+                "Send a photo (JPEG, PNG, HEIC, WebP, GIF) or music (MP3, M4A, WAV, OGG).",
+                formats=LOCAL_FORMATS,
+            )
+        if suffix in audio.AUDIO_SUFFIXES:
+            duration = await asyncio.to_thread(audio.probe, path)
+            kind: Literal["image", "audio"] = "audio"
+            info = None
+        else:
+            try:
+                info = await asyncio.to_thread(images.inspect, path)
+            except BadImage:
+                if suffix in images.IMAGE_SUFFIXES:
+                    raise
+                raise UnsupportedFile(
+                    f"I can't use a .{suffix or '?'} file. I take photos (JPEG, PNG, HEIC, "
+                    "WebP, GIF) and music (MP3, M4A, WAV, OGG).",
+                    formats=LOCAL_FORMATS,
+                ) from None
+            kind = "image"
+            duration = None
+        async with self._lock(session):
+            project = self._load(session)
+            index = len(project.photos) + (1 if project.music else 0) + 1
+            stored = f"{index:03d}-{_safe_name(filename)}"
+            await asyncio.to_thread(shutil.copyfile, path, self._dir(session) / stored)
+            media = Media(
+                stored,
+                Path(filename).name or stored,
+                width=info.width if info else None,
+                height=info.height if info else None,
+                duration_s=duration,
+            )
+            if kind == "image":
+                project.photos.append(media)
+            else:
+                project.music = media
+            project.rebuild()
+            self._save(session, project)
+        return UploadedFile(
+            media.name, kind, width=media.width, height=media.height, duration_s=duration
+        )
+
+    async def instruct(self, session: BackendSession, text: str) -> AsyncIterator[AgentEvent]:
+        """Apply one instruction to the draft and echo what changed; never renders."""
+        async with self._lock(session):
+            project = self._load(session)
+            zh = project.language == "zh"
+            parsed = ins.parse(text)
+            if not project.photos:
+                yield TextMessage(
+                    "请先发送一张照片，再告诉我想要什么效果。"
+                    if zh
+                    else "Send a photo first, then tell me what to make of it."
+                )
+                return
+            changes = list(parsed.changes)
+            notes: list[str] = []
+            if project.music is None and any(isinstance(c, ins.SetMusic) and c.on for c in changes):
+                changes = [c for c in changes if not isinstance(c, ins.SetMusic)]
+                notes.append(
+                    "要加音乐，请先发送一个音频文件（MP3、M4A、WAV、OGG）。"
+                    if zh
+                    else "To add music, send an audio file first (MP3, M4A, WAV, OGG)."
+                )
+            project.settings = ins.apply(project.settings, changes)
+            project.draft = make_draft(project.settings, project.photos, project.music)
+            self._save(session, project)
+        lang = "zh" if zh else "en"
+        words = [ins.describe(c, lang) for c in changes]
+        summary = _summary(project.draft, lang)
+        lines = [" · ".join(words)] if words else []
+        lines.append(summary)
+        if parsed.unknown:
+            lines.append(
+                f"我没听懂：“{parsed.unknown}”。{ins.EXAMPLES['zh']}"
+                if zh
+                else f"I didn't understand “{parsed.unknown}”. {ins.EXAMPLES['en']}"
+            )
+        lines.extend(notes)
+        yield TextMessage("\n".join(lines))
+
+    async def state(self, session: BackendSession) -> ProjectState:
+        """The draft (empty until the first instruction after a photo)."""
+        project = self._load(session)
+        media = len(project.photos) + (1 if project.music else 0)
+        return ProjectState(draft=project.draft or {}, user_id=None, media_count=media)
+
+    async def credits(self) -> Credits:
+        """Local rendering costs nothing."""
+        return Credits(available=None, unlimited=True)
+
+    async def export(
+        self, session: BackendSession, state: ProjectState, dest_dir: Path
+    ) -> AsyncIterator[ExportEvent]:
+        """Render the draft to an MP4 in `dest_dir`, reporting whole percents."""
+        from bot.local.render import render
+
+        spec = await asyncio.to_thread(self._spec, session, state, dest_dir)
+        out = dest_dir / f"clip-{session.session_id[:8]}-{int(time.time() * 1000)}.mp4"
+        if self._render_slot.locked():
+            yield ExportProgress("queued")
+        async with self._render_slot:
+            loop = asyncio.get_running_loop()
+            percents: asyncio.Queue[int] = asyncio.Queue()
+            last = -1
+
+            def progress(done: int, total: int) -> None:
+                nonlocal last
+                pct = done * 100 // total
+                if pct != last:
+                    last = pct
+                    loop.call_soon_threadsafe(percents.put_nowait, pct)
+
+            yield ExportProgress("encoding", 0.0)
+            job = asyncio.ensure_future(asyncio.to_thread(render, spec, out, progress))
+            try:
+                while True:
+                    getter = asyncio.ensure_future(percents.get())
+                    done, _ = await asyncio.wait({job, getter}, return_when=asyncio.FIRST_COMPLETED)
+                    if getter in done:
+                        pct = getter.result()
+                        if pct > 0:
+                            yield ExportProgress("encoding", float(pct))
+                        continue
+                    getter.cancel()
+                    break
+                result = job.result()
+            finally:
+                if not job.done():
+                    # The thread cannot be stopped; keep the slot until it ends.
+                    await asyncio.shield(job)
+        log.info(
+            "local render %s: %dx%d %.1fs %d bytes",
+            session.session_id,
+            result.width,
+            result.height,
+            result.duration_s,
+            result.size_bytes,
+        )
+        yield ExportDone(
+            path=result.path,
+            url=None,
+            width=result.width,
+            height=result.height,
+            duration_s=result.duration_s,
+            size_bytes=result.size_bytes,
+        )
+
+    def _spec(self, session: BackendSession, state: ProjectState, dest_dir: Path) -> RenderSpec:
+        folder = self._dir(session)
+        spec = spec_from_draft(
+            state.draft,
+            folder,
+            preset=self._settings.render_preset,
+            crf=self._settings.render_crf,
+            max_bitrate_kbps=self._settings.render_max_bitrate_kbps,
+        )
+        missing = [s.path.name for s in spec.slides if not s.path.exists()]
+        if missing:
+            raise SessionLost(f"The photos of this project are gone ({', '.join(missing)}).")
+        if spec.music is not None and not spec.music.exists():
+            spec = replace(spec, music=None)
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        return spec
+
+    async def project_link(self, session: BackendSession) -> str | None:
+        """Local projects have no web page."""
+        return None
+
+    async def aclose(self) -> None:
+        """Nothing to release: renders finish in their own threads."""
+
+
+def _summary(draft: dict[str, Any] | None, lang: str) -> str:
+    if not draft:
+        return ""
+    m = draft.get("m", {})
+    move = ins.describe(ins.SetMotion(m.get("move", "zoom_in")), lang)
+    photos = len(draft["t"][0]["sg"]) if draft.get("t") else 0
+    seconds = f"{m.get('duration_ms', 0) / 1000:g}"
+    if lang == "zh":
+        return (
+            f"当前草稿：{move}，{m.get('width')}×{m.get('height')}，{seconds} 秒，"
+            f"{m.get('fps')} 帧，{photos} 张照片。说“导出”即可生成视频。"
+        )
+    return (
+        f"Draft: {move}, {m.get('width')}×{m.get('height')}, {seconds} s, {m.get('fps')} fps, "
+        f"{photos} photo{'s' if photos != 1 else ''}. Say “export” when you want the clip."
+    )

@@ -1,0 +1,181 @@
+"""Loading photos safely: every odd format a phone or a chat sends, reduced early.
+
+Bad input raises `BadImage` with a message fit for the user. Memory stays bounded: the
+size is checked from the header before any decoding, and big JPEGs are decoded at a
+reduced scale (`Image.draft`) to about what the output needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.errors import BadImage
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+log = logging.getLogger(__name__)
+
+#: Below this on either side a picture cannot make a clip.
+MIN_SIDE = 32
+#: Most pixels we accept; JPEGs are decoded reduced, so they may be larger.
+MAX_PIXELS = 50_000_000
+MAX_PIXELS_JPEG = 120_000_000
+
+IMAGE_SUFFIXES = (
+    "jpg", "jpeg", "png", "gif", "webp", "heic", "heif", "bmp", "tif", "tiff",
+)  # fmt: skip
+
+_heif_registered = False
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """What the header says about a photo, after EXIF orientation."""
+
+    width: int
+    height: int
+    format: str
+
+
+def _register_heif() -> None:
+    global _heif_registered
+    if not _heif_registered:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        _heif_registered = True
+
+
+def _open(path: Path) -> Image.Image:
+    """Open (header only) and check the size, or raise `BadImage`."""
+    from PIL import Image, UnidentifiedImageError
+
+    _register_heif()
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise BadImage("I could not read that file.") from exc
+    if size == 0:
+        raise BadImage("That file is empty (0 bytes). Please send the photo again.")
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel limit below is the one that counts.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        mp = f"about {int(found.group(1)) // 1_000_000} megapixels" if found else "far too many"
+        raise BadImage(
+            f"That image is too large ({mp}; it may be a decompression bomb). Please send "
+            f"a photo under {MAX_PIXELS // 1_000_000} megapixels."
+        ) from exc
+    except UnidentifiedImageError as exc:
+        raise BadImage(
+            "That file is not a picture I can read. Send a JPEG, PNG, HEIC, WebP or GIF photo."
+        ) from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise BadImage("That picture looks damaged; I could not read it.") from exc
+    w, h = img.size
+    limit = MAX_PIXELS_JPEG if img.format == "JPEG" else MAX_PIXELS
+    if w * h > limit:
+        img.close()
+        raise BadImage(
+            f"That image is too large ({w}×{h} pixels). Please send one under "
+            f"{limit // 1_000_000} megapixels."
+        )
+    if min(w, h) < MIN_SIDE:
+        img.close()
+        raise BadImage(
+            f"That image is too small ({w}×{h} pixels); a clip needs at least "
+            f"{MIN_SIDE} pixels on each side."
+        )
+    return img
+
+
+def _oriented_size(img: Image.Image) -> tuple[int, int]:
+    orientation = img.getexif().get(0x0112, 1)
+    w, h = img.size
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+def inspect(path: Path) -> ImageInfo:
+    """Check a photo fully (cheaply) and return its oriented size, or raise `BadImage`."""
+    img = _open(path)
+    with img:
+        w, h = _oriented_size(img)
+        fmt = img.format or "?"
+        # Decode once at the smallest scale the format allows, to find truncation.
+        img.draft("RGB", (max(MIN_SIDE, w // 8), max(MIN_SIDE, h // 8)))
+        try:
+            img.load()
+        except (OSError, ValueError, SyntaxError) as exc:
+            log.info("bad image %s: %s", path.name, exc)
+            raise BadImage(
+                "That picture is incomplete or damaged (the file may have been cut off). "
+                "Please send it again."
+            ) from exc
+    return ImageInfo(w, h, fmt)
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Flatten any mode (CMYK, 16-bit, palette, transparency) to 8-bit RGB."""
+    from PIL import Image
+
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        import numpy as np
+
+        arr = np.asarray(img, dtype=np.uint32)
+        # 16-bit grey: keep the top byte; 32-bit "I" may hold 16-bit data too.
+        peak = 65535 if img.mode != "I" or int(arr.max(initial=0)) > 255 else 255
+        arr8 = (arr * 255 // peak).clip(0, 255).astype(np.uint8)
+        img = Image.fromarray(arr8, mode="L")
+    if img.mode == "F":
+        img = img.convert("L")
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        img.mode in ("P", "L", "RGB") and "transparency" in img.info
+    )
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        # Transparent parts become white, as a photo viewer shows them.
+        flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        flat.alpha_composite(rgba)
+        return flat.convert("RGB")
+    return img.convert("RGB") if img.mode != "RGB" else img
+
+
+def load(path: Path, need: Callable[[int, int], tuple[int, int]]) -> Image.Image:
+    """Load a photo as 8-bit RGB, upright, no smaller than `need(width, height)` where the
+    photo allows (big JPEGs are decoded at a reduced scale); raises `BadImage`."""
+    from PIL import ImageOps
+
+    img = _open(path)
+    try:
+        w, h = _oriented_size(img)
+        need_w, need_h = need(w, h)
+        if (w, h) != img.size:  # the photo is stored sideways
+            need_w, need_h = need_h, need_w
+        if img.format == "JPEG":
+            img.draft("RGB", (need_w, need_h))
+        img.seek(0)  # animated GIF, multi-frame TIFF or HEIC: the first picture
+        img.load()
+        upright = ImageOps.exif_transpose(img)
+        out = _to_rgb(upright)
+        out.load()
+        return out
+    except BadImage:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        log.info("bad image %s: %s", path.name, exc)
+        raise BadImage(
+            "That picture is incomplete or damaged (the file may have been cut off). "
+            "Please send it again."
+        ) from exc
+    finally:
+        img.close()

@@ -1,0 +1,416 @@
+"""Instructions in English or Chinese, understood by rules (no model).
+
+`parse` turns one message into a typed list of changes and the words it did not
+understand; `apply` folds changes into `ClipSettings`; `describe` echoes them back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from bot.local.clip import Aspect, ClipSettings
+from bot.local.motion import Move
+
+
+@dataclass(frozen=True, slots=True)
+class SetMotion:
+    """Change the camera move."""
+
+    move: Move
+
+
+@dataclass(frozen=True, slots=True)
+class SetDuration:
+    """Change the length, in seconds."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class SetAspect:
+    """Change the aspect ratio."""
+
+    aspect: Aspect
+
+
+@dataclass(frozen=True, slots=True)
+class SetResolution:
+    """Change the resolution (short side: 720 or 1080)."""
+
+    lines: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetFps:
+    """Change the frame rate."""
+
+    fps: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetTitle:
+    """Show a title for the first seconds (None removes it)."""
+
+    text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SetFades:
+    """Fade in from black and/or out to black."""
+
+    fade_in: bool
+    fade_out: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SetSpeed:
+    """Make the camera move slower (<1) or faster (>1)."""
+
+    factor: float
+
+
+@dataclass(frozen=True, slots=True)
+class SetMusic:
+    """Use the uploaded audio as background music, or not."""
+
+    on: bool
+
+
+Change = (
+    SetMotion
+    | SetDuration
+    | SetAspect
+    | SetResolution
+    | SetFps
+    | SetTitle
+    | SetFades
+    | SetSpeed
+    | SetMusic
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """What one message asked for, and what was left over."""
+
+    changes: tuple[Change, ...]
+    unknown: str
+
+
+_ZH_DIGITS = {
+    "零": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+
+
+def zh_number(text: str) -> float | None:
+    """A number written in digits or in simple Chinese numerals (up to 99)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if not text or any(ch not in _ZH_DIGITS and ch != "十" for ch in text):
+        return None
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        return float((_ZH_DIGITS[tens] if tens else 1) * 10 + (_ZH_DIGITS[ones] if ones else 0))
+    return float(_ZH_DIGITS[text]) if len(text) == 1 else None
+
+
+_NUM = r"(\d+(?:\.\d+)?|[零一二两三四五六七八九十]{1,3})"
+Rule = tuple[str, Callable[[re.Match[str]], Change | None]]
+
+
+def _fixed(change: Change) -> Callable[[re.Match[str]], Change]:
+    return lambda _m: change
+
+
+def _seconds(m: re.Match[str]) -> Change | None:
+    n = zh_number(next(g for g in m.groups() if g is not None))
+    return SetDuration(n) if n is not None and 1 <= n <= 60 else None
+
+
+def _fps(m: re.Match[str]) -> Change | None:
+    n = int(m.group(1))
+    return SetFps(n) if 10 <= n <= 60 else None
+
+
+def _resolution(m: re.Match[str]) -> Change:
+    return SetResolution(int(m.group(1)) if m.group(1) else 1080)
+
+
+def _aspect(m: re.Match[str]) -> Change:
+    w, h = m.group(1), m.group(2)
+    return SetAspect(f"{w}:{h}")  # type: ignore[arg-type]
+
+
+# Order matters: longer and more specific phrases first; each match is removed.
+_MUSIC_WORD = r"(?:music|audio|song|soundtrack)"
+_PAN = r"(?:s|ning|ing)?(?: to(?: the)?)? "
+RULES: Sequence[Rule] = (
+    # music (before the plain word "music")
+    (
+        r"\b(?:no|without|remove|drop|mute)(?: the| any)? (?:background )?"
+        + _MUSIC_WORD
+        + r"\b|\bsilent\b|不要(?:背景)?音乐|去掉(?:背景)?音乐|静音|无音乐",
+        _fixed(SetMusic(False)),
+    ),
+    (r"\b(?:background )?(?:music|soundtrack|song)\b|背景音乐|配乐|音乐", _fixed(SetMusic(True))),
+    (
+        r"\b(?:no|remove|without)(?: the)? (?:title|caption|text)\b|去掉标题|不要标题",
+        _fixed(SetTitle(None)),
+    ),
+    # fades
+    (
+        r"\bfades?(?:[ -]?in)? (?:and|&|/) ?(?:fade[ -]?)?out\b|\bfades\b|淡入淡出",
+        _fixed(SetFades(True, True)),
+    ),
+    (r"\bfade[ -]?in\b|\bfade from black\b|淡入", _fixed(SetFades(True, False))),
+    (r"\bfade[ -]?out\b|\bfade to black\b|淡出", _fixed(SetFades(False, True))),
+    # camera motion
+    (
+        r"\bzoom(?:s|ing)?[ -]?out\b|\bpull(?:s|ing)?[ -]?(?:back|out)\b|缩小|拉远",
+        _fixed(SetMotion("zoom_out")),
+    ),
+    (
+        r"\bzoom(?:s|ing)?(?:[ -]?in(?:to)?)?\b|\bpush(?:es|ing)?[ -]?in\b|\bken burns\b"
+        r"|放大|推近|拉近",
+        _fixed(SetMotion("zoom_in")),
+    ),
+    (
+        r"\b(?:pan|move|slide|scroll)" + _PAN + r"left(?:wards?)?\b|向左(?:平移|移动|移)?|左移",
+        _fixed(SetMotion("pan_left")),
+    ),
+    (
+        r"\b(?:pan|move|slide|scroll)" + _PAN + r"right(?:wards?)?\b|向右(?:平移|移动|移)?|右移",
+        _fixed(SetMotion("pan_right")),
+    ),
+    (
+        r"\b(?:pan|tilt|move|slide|scroll)" + _PAN + r"up(?:wards?)?\b|向上(?:平移|移动|移)?|上移",
+        _fixed(SetMotion("pan_up")),
+    ),
+    (
+        r"\b(?:pan|tilt|move|slide|scroll)" + _PAN + r"down(?:wards?)?\b"
+        r"|向下(?:平移|移动|移)?|下移",
+        _fixed(SetMotion("pan_down")),
+    ),
+    (
+        r"\b(?:(?:a )?(?:slow(?:ly)?|gentle|gently|subtle) )?(?:rotat\w*|spin\w*|twist\w*)\b"
+        r"|(?:慢慢)?旋转|转动",
+        _fixed(SetMotion("rotate")),
+    ),
+    (
+        r"\b(?:(?:a )?(?:gentle|gently|soft|subtle|slow) )?(?:breath\w*|puls\w*)\b|呼吸",
+        _fixed(SetMotion("breathe")),
+    ),
+    (
+        r"\b(?:no (?:motion|movement|camera move(?:ment)?)|static|keep it still)\b|静止|不动",
+        _fixed(SetMotion("still")),
+    ),
+    # speed
+    (
+        r"\b(?:much |a (?:bit|little) )?(?:slower|more slowly|less motion)\b"
+        r"|慢一点|慢一些|慢点|更慢|放慢",
+        _fixed(SetSpeed(0.6)),
+    ),
+    (
+        r"\b(?:much |a (?:bit|little) )?(?:faster|quicker|more motion|more dramatic)\b"
+        r"|快一点|快一些|快点|更快|加快",
+        _fixed(SetSpeed(1.6)),
+    ),
+    # numbers with units
+    (r"(\d{2})\s*(?:fps|frames? ?(?:per|a|/) ?s(?:ec(?:ond)?)?|帧(?:每秒)?)", _fps),
+    (r"\b(720|1080)\s*p\b|\b(?:full hd|fhd)\b", _resolution),
+    (r"\bhd\b|高清", _fixed(SetResolution(720))),
+    (_NUM + r"\s*(?:-\s*)?(?:s|sec|secs|seconds?)\b|" + _NUM + r"\s*秒(?:钟)?", _seconds),
+    # aspect
+    (r"\b(9|16|1|4)\s*[:x/]\s*(16|9|1|5)\b", _aspect),
+    (
+        r"\b(?:vertical|portrait|story|stories|reels?|tiktok|shorts)\b|竖屏|竖版|竖向|竖",
+        _fixed(SetAspect("9:16")),
+    ),
+    (
+        r"\b(?:landscape|horizontal|widescreen|wide|youtube)\b|横屏|横版|横向|横",
+        _fixed(SetAspect("16:9")),
+    ),
+    (r"\bsquare\b|正方形|方形|方屏", _fixed(SetAspect("1:1"))),
+    (r"\b(?:feed|instagram post)\b", _fixed(SetAspect("4:5"))),
+)
+
+
+_COMPILED = [(re.compile(p, re.IGNORECASE), f) for p, f in RULES]
+_QUOTES = re.compile(
+    r"“([^”]+)”|「([^」]+)」|『([^』]+)』|«([^»]+)»|‘([^’]+)’|\"([^\"]+)\"|(?<!\w)'([^']+)'(?!\w)"
+)
+_TITLE_PLAIN = re.compile(
+    r"(?:\btitle(?:d)?|\bcaption|\btext|标题|文字)\s*(?:[:：=]|\bis\b|\bsays?\b|为|是)\s*([^,;，。；\n]+)",
+    re.IGNORECASE,
+)
+_FILLER_EN = frozenset(
+    """a an the and or with please to of in it its it's this that for me my make made making
+    clip video movie animation animate animated photo photos picture pictures image images
+    can could you i want would like add use set some on at be long format ratio aspect
+    camera effect do let's lets also then just little bit more give gentle gently nice
+    smooth smoothly slow slowly resolution title titled called text caption say says
+    duration length frame rate fps speed motion move movement quality into as is should
+    about around but really very thanks thank hi hello hey ok okay so up now
+    instead change switch go keep instagram telegram discord whatsapp wechat post""".split()  # noqa: SIM905 - a word list reads better so
+)
+_FILLER_ZH = tuple(
+    sorted(
+        """请 帮我 帮 我 做一个 做个 做 一个 个 把 让 的 吧 和 并且 然后 加上 添加 加 要 视频 照片
+        图片 短片 镜头 效果 慢慢地 地 成 为 用 点 些 了 啊 呀 吗 呢 再 来 给 配上 改成 改 换成 换
+        好的 好 行 可以 标题 文字 秒钟 动画 一下 一点 设置 变成 时长 长度 分辨率 比例 画面 帧率
+        谢谢 也 还 就 都 这张 这个 它""".split(),  # noqa: SIM905 - a word list reads better so
+        key=len,
+        reverse=True,
+    )
+)
+
+
+def _strip_fillers(rest: str) -> str:
+    words = re.findall(r"[A-Za-z']+|\d+(?:\.\d+)?|[\u4e00-\u9fff]+", rest)
+    left: list[str] = []
+    for w in words:
+        if re.fullmatch(r"[\u4e00-\u9fff]+", w):
+            for word in _FILLER_ZH:
+                w = w.replace(word, " ")
+            left.extend(w.split())
+        elif w.lower() not in _FILLER_EN:
+            left.append(w)
+    return " ".join(left)
+
+
+def parse(text: str) -> Parsed:
+    """The changes `text` asks for, in the order they appear, and the rest."""
+    found: list[tuple[int, Change]] = []
+    norm = text.replace("：", ":").replace("／", "/").replace("，", ", ")
+    norm = norm.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+
+    def take(m: re.Match[str]) -> str:
+        return " " * (m.end() - m.start())
+
+    for m in _QUOTES.finditer(norm):
+        quoted = next(g for g in m.groups() if g is not None).strip()
+        if quoted:
+            found.append((m.start(), SetTitle(quoted)))
+    norm = _QUOTES.sub(take, norm)
+    if not any(isinstance(c, SetTitle) for _, c in found):
+        tm = _TITLE_PLAIN.search(norm)
+        if tm and tm.group(1).strip():
+            found.append((tm.start(), SetTitle(tm.group(1).strip())))
+            norm = norm[: tm.start()] + " " * (tm.end() - tm.start()) + norm[tm.end() :]
+    for rx, make in _COMPILED:
+        for m in rx.finditer(norm):
+            change = make(m)
+            if change is not None:
+                found.append((m.start(), change))
+        norm = rx.sub(lambda m: take(m) if _accepts(m) else m.group(0), norm)
+    found.sort(key=lambda p: p[0])
+    return Parsed(tuple(c for _, c in found), _strip_fillers(norm))
+
+
+def _accepts(m: re.Match[str]) -> bool:
+    for rx, make in _COMPILED:
+        if rx.pattern == m.re.pattern:
+            return make(m) is not None
+    return True
+
+
+def apply(settings: ClipSettings, changes: Sequence[Change]) -> ClipSettings:
+    """The settings after `changes`, in order."""
+    for c in changes:
+        if isinstance(c, SetMotion):
+            settings = replace(settings, move=c.move)
+        elif isinstance(c, SetDuration):
+            settings = replace(settings, duration_s=c.seconds)
+        elif isinstance(c, SetAspect):
+            settings = replace(settings, aspect=c.aspect)
+        elif isinstance(c, SetResolution):
+            settings = replace(settings, resolution=c.lines)
+        elif isinstance(c, SetFps):
+            settings = replace(settings, fps=c.fps)
+        elif isinstance(c, SetTitle):
+            settings = replace(settings, title=c.text)
+        elif isinstance(c, SetFades):
+            settings = replace(
+                settings,
+                fade_in=settings.fade_in or c.fade_in,
+                fade_out=settings.fade_out or c.fade_out,
+            )
+        elif isinstance(c, SetSpeed):
+            settings = replace(settings, speed=min(3.0, max(0.25, settings.speed * c.factor)))
+        else:
+            settings = replace(settings, music=c.on)
+    return settings
+
+
+_MOVE_WORDS: dict[str, dict[Move, str]] = {
+    "en": {
+        "zoom_in": "Zoom in", "zoom_out": "Zoom out", "pan_left": "Pan left",
+        "pan_right": "Pan right", "pan_up": "Pan up", "pan_down": "Pan down",
+        "rotate": "Slow rotate", "breathe": "Gentle breathing", "still": "No camera move",
+    },
+    "zh": {
+        "zoom_in": "放大", "zoom_out": "缩小", "pan_left": "向左平移", "pan_right": "向右平移",
+        "pan_up": "向上平移", "pan_down": "向下平移", "rotate": "慢慢旋转", "breathe": "轻柔呼吸",
+        "still": "镜头不动",
+    },
+}  # fmt: skip
+
+
+def describe(change: Change, lang: str = "en") -> str:
+    """One short phrase for a change, as echoed to the user."""
+    zh = lang == "zh"
+    if isinstance(change, SetMotion):
+        return _MOVE_WORDS["zh" if zh else "en"][change.move]
+    if isinstance(change, SetDuration):
+        s = f"{change.seconds:g}"
+        return f"{s} 秒" if zh else f"{s} s"
+    if isinstance(change, SetAspect):
+        return change.aspect
+    if isinstance(change, SetResolution):
+        return f"{change.lines}p"
+    if isinstance(change, SetFps):
+        return f"{change.fps} fps"
+    if isinstance(change, SetTitle):
+        if change.text is None:
+            return "去掉标题" if zh else "no title"
+        return f"标题「{change.text}」" if zh else f"title “{change.text}”"
+    if isinstance(change, SetFades):
+        if change.fade_in and change.fade_out:
+            return "淡入淡出" if zh else "fade in and out"
+        return ("淡入" if zh else "fade in") if change.fade_in else ("淡出" if zh else "fade out")
+    if isinstance(change, SetSpeed):
+        if change.factor < 1:
+            return "慢一点" if zh else "slower"
+        return "快一点" if zh else "faster"
+    if change.on:
+        return "背景音乐" if zh else "background music"
+    return "不要音乐" if zh else "no music"
+
+
+EXAMPLES = {
+    "en": (
+        "Things I understand: “zoom in”, “zoom out”, “pan left/right/up/down”, “slow rotate”, "
+        "“gentle breathing”, “6 seconds”, “9:16”, “vertical”, “square”, “landscape”, “720p”, "
+        "“60 fps”, a title in quotes like 'Summer Sale', “fade in and out”, “slower”, "
+        "“faster”, “add music” (after sending an audio file)."
+    ),
+    "zh": (
+        "我能听懂的说法：“放大”“缩小”“向左平移”“慢慢旋转”“呼吸”“6秒”“9:16”“竖屏”“横屏”“方形”"
+        "“720p”“60帧”、引号里的标题如「夏日特卖」、“淡入淡出”“慢一点”“快一点”、"
+        "“配乐”（先发送一个音频文件）。"
+    ),
+}

@@ -1,0 +1,331 @@
+"""The render pipeline: stills built once, frames warped in a worker thread, H.264 out.
+
+A producer thread makes each frame (three affine warps of a ready Y'CbCr still, plus a
+crossfade, title or fade where needed) into a bounded queue while PyAV's x264 encodes on
+frame threads, so both cores stay busy. Output: H.264 yuv420p, BT.709 limited range,
+even dimensions, `+faststart`, AAC when there is music.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.errors import BadInput, RenderFailed
+from bot.local import motion
+from bot.local.motion import Move
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from bot.local.overlay import Title
+    from bot.local.still import Still
+
+log = logging.getLogger(__name__)
+
+#: (frames done, frames in all)
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Slide:
+    """One photo of the clip and its camera move."""
+
+    path: Path
+    move: Move = "zoom_in"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderSpec:
+    """Everything a render needs; built from the draft (see `bot.local.draft`)."""
+
+    slides: tuple[Slide, ...]
+    width: int
+    height: int
+    fps: int = 30
+    duration_s: float = 5.0
+    speed: float = 1.0
+    title: str | None = None
+    title_s: float = 3.0
+    fade_in_s: float = 0.0
+    fade_out_s: float = 0.0
+    crossfade_s: float = 0.8
+    music: Path | None = None
+    music_volume: float = 1.0
+    preset: str = "veryfast"
+    crf: int = 21
+    max_bitrate_kbps: int = 7000
+
+    @property
+    def frames(self) -> int:
+        """How many frames the clip has."""
+        return max(1, round(self.duration_s * self.fps))
+
+
+@dataclass(frozen=True, slots=True)
+class RenderResult:
+    """A finished MP4."""
+
+    path: Path
+    width: int
+    height: int
+    duration_s: float
+    frames: int
+    size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    start: int  # first frame
+    count: int  # frames
+
+
+def spans(n_slides: int, frames: int, crossfade_frames: int) -> list[_Span]:
+    """Where each slide sits in the clip: equal lengths, overlapping by the crossfade."""
+    if n_slides <= 1:
+        return [_Span(0, frames)]
+    c = max(0, min(crossfade_frames, frames // (2 * n_slides)))
+    each = (frames + (n_slides - 1) * c) / n_slides
+    out = []
+    for i in range(n_slides):
+        start = round(i * (each - c))
+        end = frames if i == n_slides - 1 else round(i * (each - c) + each)
+        out.append(_Span(start, end - start))
+    return out
+
+
+class _Frames:
+    """Makes the frames of one spec, in order (runs on the producer thread)."""
+
+    def __init__(self, spec: RenderSpec) -> None:
+        import numpy as np
+
+        self.spec = spec
+        self.w, self.h = spec.width, spec.height
+        self.spans = spans(len(spec.slides), spec.frames, round(spec.crossfade_s * spec.fps))
+        self.stills: dict[int, Still] = {}
+        self.aspect = self.w / self.h
+        self.title: Title | None = None
+        if spec.title:
+            from bot.local.overlay import make_title
+
+            self.title = make_title(spec.title, self.w, self.h)
+        self._scratch = np.empty((self.h * 3 // 2, self.w), dtype=np.uint8)
+
+    def _still(self, i: int) -> Still:
+        from bot.local.still import build
+
+        if i not in self.stills:
+            for old in [k for k in self.stills if k < i - 1]:
+                del self.stills[old]
+            slide = self.spec.slides[i]
+            zoom = motion.max_zoom(slide.move, self.spec.speed, self.aspect)
+            self.stills[i] = build(slide.path, self.w, self.h, zoom)
+        return self.stills[i]
+
+    def _warp(self, i: int, k: int, out: NDArray[np.uint8]) -> None:
+        import cv2
+
+        span, slide = self.spans[i], self.spec.slides[i]
+        still = self._still(i)
+        t = (k - span.start) / max(1, span.count - 1)
+        cam = motion.camera_at(slide.move, t, self.spec.speed, self.aspect)
+        m = motion.camera_matrix(cam, self.w, self.h, still.width, still.height)
+        w, h = self.w, self.h
+        y, u, v = _planes(out, w, h)
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        import numpy as np
+
+        for src, dst, size, scale in (
+            (still.y, y, (w, h), 1.0),
+            (still.u, u, (w // 2, h // 2), 2.0),
+            (still.v, v, (w // 2, h // 2), 2.0),
+        ):
+            mat = np.array(motion.pixel_matrix(m, scale), dtype=np.float64)
+            cv2.warpAffine(src, mat, size, dst=dst, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+
+    def frame(self, k: int) -> NDArray[np.uint8]:
+        """Frame `k` as one yuv420p buffer (Y rows, then Cb rows, then Cr rows)."""
+        import cv2
+        import numpy as np
+
+        spec = self.spec
+        buf = np.empty((self.h * 3 // 2, self.w), dtype=np.uint8)
+        active = [i for i, s in enumerate(self.spans) if s.start <= k < s.start + s.count]
+        self._warp(active[0], k, buf)
+        if len(active) > 1:
+            nxt = self.spans[active[1]]
+            self._warp(active[1], k, self._scratch)
+            cur = self.spans[active[0]]
+            overlap = max(1, cur.start + cur.count - nxt.start)
+            a = motion.ease((k - nxt.start + 1) / (overlap + 1))
+            cv2.addWeighted(buf, 1.0 - a, self._scratch, a, 0.0, dst=buf)
+        y, u, v = _planes(buf, self.w, self.h)
+        t = k / spec.fps
+        if self.title is not None and t < spec.title_s:
+            from bot.local.overlay import blend
+
+            fade = min(0.5, spec.title_s / 4)
+            rise = min(1.0, (t + 1 / spec.fps) / fade) if fade else 1.0
+            fall = min(1.0, (spec.title_s - t) / fade) if fade else 1.0
+            blend(self.title, y, u, v, motion.ease(min(rise, fall)))
+        gain = 1.0
+        if spec.fade_in_s > 0 and t < spec.fade_in_s:
+            gain = motion.ease(t / spec.fade_in_s)
+        end = spec.frames / spec.fps - 1 / spec.fps
+        if spec.fade_out_s > 0 and end - t < spec.fade_out_s:
+            gain = min(gain, motion.ease(max(0.0, end - t) / spec.fade_out_s))
+        if gain < 1.0:
+            # Towards black in limited range: Y → 16, Cb/Cr → 128.
+            cv2.convertScaleAbs(y, dst=y, alpha=gain, beta=16.0 * (1.0 - gain))
+            for plane in (u, v):
+                cv2.convertScaleAbs(plane, dst=plane, alpha=gain, beta=128.0 * (1.0 - gain))
+        return buf
+
+
+def _planes(
+    buf: NDArray[np.uint8], w: int, h: int
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]]:
+    flat = buf.reshape(-1)
+    q = (w // 2) * (h // 2)
+    y = flat[: w * h].reshape(h, w)
+    u = flat[w * h : w * h + q].reshape(h // 2, w // 2)
+    v = flat[w * h + q :].reshape(h // 2, w // 2)
+    return y, u, v
+
+
+_DONE = object()
+
+
+def _produce(
+    make: Callable[[int], Any], n: int, q: queue.Queue[Any], stop: threading.Event
+) -> None:
+    try:
+        for k in range(n):
+            item = make(k)
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                return
+        q.put(_DONE)
+    except BaseException as exc:  # handed to the consumer, which re-raises it
+        q.put(exc)
+
+
+def produced(make: Callable[[int], Any], n: int, depth: int = 6) -> Iterator[Any]:
+    """`make(0..n-1)` computed on a worker thread, `depth` ahead of the consumer."""
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    worker = threading.Thread(target=_produce, args=(make, n, q, stop), daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def open_output(path: Path, spec: RenderSpec) -> tuple[Any, Any]:
+    """An MP4 container with a tuned x264 stream: (container, video stream)."""
+    import av
+
+    container = av.open(
+        str(path), mode="w", format="mp4", container_options={"movflags": "+faststart"}
+    )
+    rate = spec.max_bitrate_kbps
+    stream = container.add_stream(
+        "libx264",
+        rate=spec.fps,
+        options={
+            "preset": spec.preset,
+            "crf": str(spec.crf),
+            "maxrate": f"{rate}k",
+            "bufsize": f"{rate * 2}k",
+            "x264-params": "colorprim=bt709:transfer=bt709:colormatrix=bt709:range=tv",
+        },
+    )
+    stream.width, stream.height = spec.width, spec.height
+    stream.pix_fmt = "yuv420p"
+    stream.thread_type = "FRAME"
+    cc = stream.codec_context
+    cc.color_range = 1  # MPEG (limited)
+    cc.colorspace = 1  # BT.709
+    cc.color_primaries = 1
+    cc.color_trc = 1
+    return container, stream
+
+
+def render(spec: RenderSpec, out: Path, progress: Progress | None = None) -> RenderResult:
+    """Render `spec` to the MP4 `out`; raises `BadInput` for bad photos or music and
+    `RenderFailed` if encoding fails."""
+    import av
+
+    if not spec.slides:
+        raise RenderFailed("There is no photo to render.")
+    if spec.width % 2 or spec.height % 2:
+        raise RenderFailed("Output dimensions must be even.")
+    frames = _Frames(spec)
+    n = spec.frames
+    tmp = out.with_name(out.name + ".part")
+    try:
+        container, stream = open_output(tmp, spec)
+        with container:
+            audio_packets: list[Any] = []
+            if spec.music is not None:
+                from bot.local import audio
+
+                pcm = audio.load(spec.music, n / spec.fps, spec.music_volume)
+                astream = container.add_stream("aac", rate=audio.RATE)
+                astream.layout = "stereo"
+                astream.bit_rate = 160_000
+                audio_packets = audio.encode(astream, pcm)
+            ai = 0
+
+            def mux_audio_until(seconds: float) -> None:
+                nonlocal ai
+                while ai < len(audio_packets):
+                    pkt = audio_packets[ai]
+                    if pkt.pts is not None and float(pkt.pts * pkt.time_base) > seconds:
+                        break
+                    container.mux(pkt)
+                    ai += 1
+
+            time_base = Fraction(1, spec.fps)
+            for k, buf in enumerate(produced(frames.frame, n)):
+                vf = av.VideoFrame.from_ndarray(buf, format="yuv420p")
+                vf.pts = k
+                vf.time_base = time_base
+                vf.color_range = 1
+                vf.colorspace = 1
+                container.mux(stream.encode(vf))
+                mux_audio_until(k / spec.fps)
+                if progress is not None:
+                    progress(k + 1, n)
+            container.mux(stream.encode(None))
+            mux_audio_until(float("inf"))
+        tmp.replace(out)
+    except (BadInput, RenderFailed):
+        tmp.unlink(missing_ok=True)
+        raise
+    except (av.FFmpegError, OSError, ValueError, RuntimeError) as exc:
+        tmp.unlink(missing_ok=True)
+        log.exception("render failed")
+        raise RenderFailed(f"The render failed: {exc}") from exc
+    return RenderResult(out, spec.width, spec.height, n / spec.fps, n, out.stat().st_size)

@@ -1,0 +1,142 @@
+"""LocalBackend end to end: open_session → upload → instruct → state → export."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.backend import Backend, ExportDone, ExportEvent, ExportProgress, TextMessage
+from bot.config import Settings
+from bot.errors import BadImage, NothingToExport, UnsupportedFile
+from bot.local.backend import LocalBackend
+from tests.local.conftest import probe
+
+
+async def _say(backend: LocalBackend, session: object, text: str) -> str:
+    events = [e async for e in backend.instruct(session, text)]  # type: ignore[arg-type]
+    assert all(isinstance(e, TextMessage) for e in events)
+    return "\n".join(e.text for e in events if isinstance(e, TextMessage))
+
+
+async def _export(backend: LocalBackend, session: object, dest: Path) -> list[ExportEvent]:
+    state = await backend.state(session)  # type: ignore[arg-type]
+    return [e async for e in backend.export(session, state, dest)]  # type: ignore[arg-type]
+
+
+async def test_photo_to_clip_end_to_end(
+    settings: Settings, photos: dict[str, Path], music: Path, tmp_path: Path
+) -> None:
+    backend: Backend = LocalBackend(settings)
+    assert isinstance(backend, LocalBackend)
+    session = await backend.open_session("en")
+    assert (settings.data_dir / "local" / session.session_id / "state.json").exists()
+
+    up = await backend.upload(session, photos["jpeg"], "coffee.jpg")
+    assert (up.kind, up.width, up.height) == ("image", 600, 400)
+    assert (await backend.state(session)).draft == {}  # no draft before an instruction
+    with pytest.raises(NothingToExport):
+        await _export(backend, session, tmp_path)
+
+    reply = await _say(
+        backend, session, "zoom in, 9:16, 1 second, 720p, title 'Summer Sale', with music"
+    )
+    assert "Zoom in · 9:16 · 1 s · 720p · title “Summer Sale”" in reply
+    assert "send an audio file first" in reply  # no music uploaded yet
+    up_audio = await backend.upload(session, music, "tone.wav")
+    assert up_audio.kind == "audio"
+    assert up_audio.duration_s == pytest.approx(2.0, abs=0.05)
+
+    state = await backend.state(session)
+    draft = state.draft
+    assert draft["m"]["width"] == 720
+    assert draft["m"]["height"] == 1280
+    assert draft["m"]["fps"] == 30
+    assert draft["m"]["title"] == "Summer Sale"
+    kinds = {t["tt"]: t["sg"] for t in draft["t"]}
+    assert kinds[0][0]["n"] == "coffee.jpg"
+    assert kinds[0][0]["d"] == 1000
+    assert kinds[1][0]["n"] == "tone.wav"
+    assert kinds[7][0]["x"] == "Summer Sale"
+    assert state.media_count == 2
+
+    events = await _export(backend, session, tmp_path / "out")
+    assert events[0] == ExportProgress("encoding", 0.0)
+    percents = [e.percent or 0.0 for e in events if isinstance(e, ExportProgress)]
+    assert percents == sorted(set(percents))
+    assert percents[-1] == 100.0
+    done = events[-1]
+    assert isinstance(done, ExportDone)
+    assert done.url is None
+    assert done.path is not None
+    assert (done.width, done.height, done.duration_s) == (720, 1280, 1.0)
+    p = probe(done.path)
+    assert (p.codec, p.width, p.height, p.frames, p.audio_codec) == ("h264", 720, 1280, 30, "aac")
+    assert done.size_bytes == done.path.stat().st_size
+
+    assert (await backend.credits()).unlimited
+    assert await backend.project_link(session) is None
+    # The project survives a restart: a new backend reads the same draft.
+    again = LocalBackend(settings)
+    assert (await again.state(session)).draft == draft
+
+
+async def test_defaults_follow_the_photo_and_chinese_echo(
+    settings: Settings, photos: dict[str, Path]
+) -> None:
+    backend = LocalBackend(settings)
+    session = await backend.open_session("zh")
+    await backend.upload(session, photos["exif"], "IMG_0001.JPG")  # upright 400×600: vertical
+    reply = await _say(backend, session, "好的")
+    m = (await backend.state(session)).draft["m"]
+    assert (m["width"], m["height"], m["fps"], m["duration_ms"], m["move"]) == (
+        1080, 1920, 30, 5000, "zoom_in",
+    )  # fmt: skip
+    assert "当前草稿" in reply
+    reply = await _say(backend, session, "横屏，十秒，淡入淡出，做个后空翻")
+    assert "16:9 · 10 秒 · 淡入淡出" in reply
+    assert "我没听懂" in reply
+    assert "后空翻" in reply
+    m = (await backend.state(session)).draft["m"]
+    assert (m["width"], m["height"], m["duration_ms"]) == (1920, 1080, 10000)
+
+
+async def test_unknown_and_bad_files_are_refused(settings: Settings, tmp_path: Path) -> None:
+    backend = LocalBackend(settings)
+    session = await backend.open_session("en")
+    doc = tmp_path / "notes.txt"
+    doc.write_text("hello")
+    with pytest.raises(UnsupportedFile) as exc:
+        await backend.upload(session, doc, "notes.txt")
+    assert "jpg" in exc.value.formats
+    assert "mp3" in exc.value.formats
+    fake = tmp_path / "photo.jpg"
+    fake.write_text("not really a jpeg")
+    with pytest.raises(BadImage):
+        await backend.upload(session, fake, "photo.jpg")
+    reply = await _say(backend, session, "zoom in")
+    assert "Send a photo first" in reply
+
+
+async def test_a_second_export_waits_its_turn(
+    settings: Settings, photos: dict[str, Path], tmp_path: Path
+) -> None:
+    backend = LocalBackend(settings)
+    session = await backend.open_session("en")
+    await backend.upload(session, photos["png"], "a.png")
+    await _say(backend, session, "square, 1 second, 720p, 15 fps")
+    state = await backend.state(session)
+    first = backend.export(session, state, tmp_path / "a")
+    # Once the first export reports encoding, it holds the render slot.
+    assert await anext(first) == ExportProgress("encoding", 0.0)
+
+    async def drain(gen: AsyncIterator[ExportEvent]) -> list[ExportEvent]:
+        return [e async for e in gen]
+
+    rest, second = await asyncio.gather(drain(first), _export(backend, session, tmp_path / "b"))
+    assert second[0] == ExportProgress("queued")
+    assert isinstance(rest[-1], ExportDone)
+    assert isinstance(second[-1], ExportDone)
+    assert rest[-1].path != second[-1].path
