@@ -11,10 +11,10 @@ from typing import Any
 
 import av
 import pytest
-from bot.app import Core, open_core
 
 from adapters.telegram import TelegramAdapter
 from adapters.telegram.limits import MB, TelegramLimits
+from bot.app import Core, open_core
 from bot.config import Settings
 from tests.nemo_emulator.fixtures import nemo_emulator, nemo_settings
 from tests.nemo_emulator.server import NemoEmulator
