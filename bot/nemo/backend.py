@@ -27,18 +27,11 @@ from bot.nemo.client import ClientConfig, NemoClient
 from bot.nemo.identity import IdentityStore
 from bot.nemo.media import probe_mp4
 from bot.nemo.pace import PollPacer
+from bot.timeline import exportable
 
 log = logging.getLogger(__name__)
 
 _STAGES = {"pending": "queued", "processing": "rendering"}
-
-
-def exportable(draft: object) -> bool:
-    """True when some track of the draft has segments."""
-    tracks = draft.get("t") if isinstance(draft, dict) else None
-    return isinstance(tracks, list) and any(
-        isinstance(t, dict) and isinstance(t.get("sg"), list) and t["sg"] for t in tracks
-    )
 
 
 class NemoBackend:
