@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+# Only the standard library at import time: start-up time matters for `animate`.
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,14 +25,50 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("--prompt", default="", help="what to make, in words")
     animate.add_argument("--out", default=None, help="where to write the MP4")
     animate.add_argument("--backend", choices=["local", "nemo"], default=None)
+    animate.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser
+
+
+def _settings(**overrides: Any) -> Any:
+    from bot.config import Settings
+    from bot.logs import setup_logging
+
+    settings = Settings.load(".env", **overrides)
+    setup_logging(settings.log_level, settings.secrets())
+    return settings
+
+
+def _animate(args: argparse.Namespace) -> int:
+    from bot.oneshot import animate, default_out
+
+    images = [Path(p).expanduser() for p in args.images]
+    missing = [str(p) for p in images if not p.is_file()]
+    if missing:
+        print(f"clipbot: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    overrides = {"backend": args.backend} if args.backend else {}
+    settings = _settings(**overrides)
+    out = Path(args.out).expanduser() if args.out else default_out(images[0])
+    outcome = asyncio.run(animate(settings, images, args.prompt, out, quiet=args.quiet))
+    if outcome.video is None:
+        print(outcome.message, file=sys.stderr)
+        return 1
+    print(outcome.video)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
-    print(f"clipbot {args.command}: not implemented yet", file=sys.stderr)
-    return 2
+    if args.command == "animate":
+        return _animate(args)
+    from bot.app import serve
+
+    settings = _settings()
+    try:
+        return asyncio.run(serve(settings, terminal=args.command == "chat"))
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

@@ -26,18 +26,12 @@ from bot.errors import BackendError, NothingToExport, ProtocolError, RenderFaile
 from bot.nemo.client import ClientConfig, NemoClient
 from bot.nemo.identity import IdentityStore
 from bot.nemo.media import probe_mp4
+from bot.nemo.pace import PollPacer
+from bot.timeline import exportable
 
 log = logging.getLogger(__name__)
 
 _STAGES = {"pending": "queued", "processing": "rendering"}
-
-
-def exportable(draft: object) -> bool:
-    """True when some track of the draft has segments."""
-    tracks = draft.get("t") if isinstance(draft, dict) else None
-    return isinstance(tracks, list) and any(
-        isinstance(t, dict) and isinstance(t.get("sg"), list) and t["sg"] for t in tracks
-    )
 
 
 class NemoBackend:
@@ -95,14 +89,15 @@ class NemoBackend:
         deadline = time.monotonic() + s.nemo_render_timeout_s
         yield ExportProgress("submitted", 0.0)
         job_id = await self._submit(session, state)
-        delay = min(s.nemo_render_poll_first_s, 2.0)
+        pacer = PollPacer(min(s.nemo_render_poll_first_s, 2.0), s.nemo_render_poll_max_s)
+        delay = pacer.first_delay()
         last: tuple[str, float | None] | None = None
         while True:
             if time.monotonic() + delay > deadline:
                 raise RenderFailed(f"Nemo render {job_id} ran past {s.nemo_render_timeout_s:g} s")
             await asyncio.sleep(delay)
-            delay = min(delay * 1.5, s.nemo_render_poll_max_s)
             status = await self.client.render_status(job_id)
+            delay = pacer.next_delay(time.monotonic(), status.progress)
             if status.status == "failed":
                 raise RenderFailed(f"Nemo render failed: {status.error or 'no reason given'}")
             if status.status == "completed":

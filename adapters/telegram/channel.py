@@ -1,0 +1,192 @@
+"""The `OutgoingChannel` of one Telegram chat."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
+from telegram.constants import ChatAction, MessageLimit
+from telegram.error import BadRequest, TelegramError
+
+from bot.errors import FileTooLarge, Unavailable
+from bot.types import Button, MessageRef, VideoInfo
+
+from .flood import with_flood_retry
+from .limits import TelegramLimits, human_size
+from .texts import CALLBACK_PREFIX, link_note
+from .thumbnail import first_frame_jpeg
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Telegram shows a chat action for about 5 s; refresh a little before it fades.
+ACTION_INTERVAL_S = 4.0
+
+
+def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
+    """Buttons in rows of two; the callback data is only the stable action id."""
+    if not buttons:
+        return None
+    keys = [
+        InlineKeyboardButton(b.label, callback_data=f"{CALLBACK_PREFIX}{b.action}") for b in buttons
+    ]
+    return InlineKeyboardMarkup([keys[i : i + 2] for i in range(0, len(keys), 2)])
+
+
+def split_text(text: str, size: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Pieces of at most `size` characters, cut at line ends where possible."""
+    text = text or "…"
+    pieces: list[str] = []
+    while len(text) > size:
+        cut = text.rfind("\n", 0, size)
+        cut = cut if cut > size // 2 else size
+        pieces.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    pieces.append(text)
+    return pieces
+
+
+def _clip(text: str, size: int) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+class TelegramChannel:
+    """Writes to one chat through the Bot API, waiting out flood control."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        chat_id: int,
+        limits: TelegramLimits,
+        *,
+        action_interval_s: float = ACTION_INTERVAL_S,
+    ) -> None:
+        self._bot = bot
+        self._chat_id = chat_id
+        self._limits = limits
+        self._action_interval_s = action_interval_s
+
+    @property
+    def max_upload_bytes(self) -> int | None:
+        """50 MB on the public Bot API, 2000 MB on a local server."""
+        return self._limits.upload_bytes
+
+    async def _call(self, call: Callable[[], Awaitable[T]], what: str) -> T:
+        try:
+            return await with_flood_retry(call, what)
+        except TelegramError as exc:
+            log.warning("Telegram %s failed in chat %s: %s", what, self._chat_id, exc.message)
+            raise Unavailable(f"Telegram {what} failed: {exc.message}") from exc
+
+    async def send_text(self, text: str, buttons: Sequence[Button] = ()) -> MessageRef:
+        """Send plain text; a text over Telegram's 4096 characters goes in several messages."""
+        pieces = split_text(text)
+        sent: Message | None = None
+        for i, piece in enumerate(pieces):
+            markup = keyboard(buttons) if i == len(pieces) - 1 else None
+            sent = await self._call(self._sender(piece, markup), "sendMessage")
+        assert sent is not None
+        return MessageRef(str(sent.message_id))
+
+    def _sender(
+        self, text: str, markup: InlineKeyboardMarkup | None
+    ) -> Callable[[], Awaitable[Message]]:
+        return lambda: self._bot.send_message(self._chat_id, text, reply_markup=markup)
+
+    async def edit_text(self, ref: MessageRef, text: str) -> None:
+        """Replace a message's text; the same text again is not an error."""
+        try:
+            await with_flood_retry(
+                lambda: self._bot.edit_message_text(
+                    _clip(text or "…", MessageLimit.MAX_TEXT_LENGTH),
+                    chat_id=self._chat_id,
+                    message_id=int(ref.id),
+                ),
+                "editMessageText",
+            )
+        except BadRequest as exc:
+            if "not modified" in exc.message.lower():
+                return
+            log.warning("Telegram editMessageText failed: %s", exc.message)
+            raise Unavailable(f"Telegram editMessageText failed: {exc.message}") from exc
+        except TelegramError as exc:
+            raise Unavailable(f"Telegram editMessageText failed: {exc.message}") from exc
+
+    async def send_video(
+        self,
+        path: Path,
+        caption: str,
+        info: VideoInfo,
+        buttons: Sequence[Button] = (),
+    ) -> MessageRef:
+        """sendVideo with size, duration, streaming and a first-frame thumbnail."""
+        size = (await asyncio.to_thread(path.stat)).st_size
+        if size > self._limits.upload_bytes:
+            raise FileTooLarge(
+                f"The video is {human_size(size)}, over Telegram's "
+                f"{human_size(self._limits.upload_bytes)} for bots.",
+                limit_bytes=self._limits.upload_bytes,
+            )
+        data = await asyncio.to_thread(path.read_bytes)
+        thumb = await asyncio.to_thread(self._thumbnail, path, info)
+        markup = keyboard(buttons)
+
+        def send() -> Awaitable[Message]:
+            # Fresh InputFiles each attempt: a retry after 429 uploads everything again.
+            return self._bot.send_video(
+                self._chat_id,
+                InputFile(data, filename=path.name),
+                caption=_clip(caption, MessageLimit.CAPTION_LENGTH) if caption else None,
+                width=info.width,
+                height=info.height,
+                duration=max(1, round(info.duration_s)),
+                supports_streaming=True,
+                thumbnail=InputFile(thumb, filename="thumb.jpg", attach=True) if thumb else None,
+                reply_markup=markup,
+            )
+
+        sent = await self._call(send, "sendVideo")
+        return MessageRef(str(sent.message_id))
+
+    @staticmethod
+    def _thumbnail(path: Path, info: VideoInfo) -> bytes | None:
+        if info.thumbnail is not None and info.thumbnail.suffix.lower() in {".jpg", ".jpeg"}:
+            with contextlib.suppress(OSError):
+                return info.thumbnail.read_bytes()
+        return first_frame_jpeg(path)
+
+    async def send_link(self, url: str, caption: str, buttons: Sequence[Button] = ()) -> MessageRef:
+        """A download link with a note, for a video over the upload limit."""
+        return await self.send_text(link_note(caption, url, self._limits.upload_bytes), buttons)
+
+    @contextlib.asynccontextmanager
+    async def working(self) -> AsyncIterator[None]:
+        """Keep "sending video…" showing while the block runs; stop at once when it ends."""
+        done = asyncio.Event()
+        task = asyncio.create_task(self._keep_action(done))
+        try:
+            yield
+        finally:
+            done.set()
+            # Let a chat action in flight finish briefly, but never hold up the reply.
+            _, pending = await asyncio.wait({task}, timeout=1.0)
+            for late in pending:
+                late.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await late
+
+    async def _keep_action(self, done: asyncio.Event) -> None:
+        while not done.is_set():
+            try:
+                await self._bot.send_chat_action(self._chat_id, ChatAction.UPLOAD_VIDEO)
+            except TelegramError as exc:
+                # A missed chat action is cosmetic: never worth failing the work for.
+                log.debug("sendChatAction failed: %s", exc.message)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), self._action_interval_s)

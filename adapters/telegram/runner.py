@@ -1,0 +1,233 @@
+"""The Telegram `Adapter`: owns the PTB Application and its lifecycle in a shared loop."""
+
+from __future__ import annotations
+
+import datetime as dtm
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import BotCommand, CallbackQuery, Message, Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.config import Settings
+from bot.types import IncomingMessage, MessageHandler
+from storage.base import Store
+
+from . import texts
+from .albums import ALBUM_WAIT_S, AlbumCollector
+from .channel import ACTION_INTERVAL_S, TelegramChannel
+from .convert import (
+    PLATFORM,
+    BotIdentity,
+    chat_key,
+    file_fetcher,
+    is_group,
+    oversized,
+    sender_of,
+    to_incoming,
+)
+from .flood import with_flood_retry
+from .limits import TelegramLimits
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+class TelegramAdapter:
+    """Long polling (or a webhook) feeding the engine's handler, one update at a time."""
+
+    name = PLATFORM
+
+    def __init__(
+        self,
+        settings: Settings,
+        handler: MessageHandler,
+        store: Store,
+        *,
+        limits: TelegramLimits | None = None,
+        album_wait_s: float = ALBUM_WAIT_S,
+        action_interval_s: float = ACTION_INTERVAL_S,
+        poll_timeout_s: float = 10.0,
+    ) -> None:
+        if settings.telegram_bot_token is None:
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+        self._settings = settings
+        self._handler = handler
+        self._store = store
+        self._limits = limits or TelegramLimits.for_settings(settings)
+        self._action_interval_s = action_interval_s
+        self._poll_timeout_s = poll_timeout_s
+        self._albums = AlbumCollector(self._dispatch, album_wait_s)
+        self._app = self._build(settings)
+        self._app.add_handler(TypeHandler(Update, self._on_update))
+        self._me: BotIdentity | None = None
+        self._started = False
+
+    @staticmethod
+    def _build(settings: Settings) -> AnyApplication:
+        assert settings.telegram_bot_token is not None
+        return (
+            ApplicationBuilder()
+            .token(settings.telegram_bot_token.get_secret_value())
+            .base_url(settings.telegram_api_base_url)
+            .base_file_url(settings.telegram_file_base_url)
+            .local_mode(settings.telegram_local_mode)
+            .connect_timeout(10.0)
+            .read_timeout(30.0)
+            .write_timeout(30.0)
+            .media_write_timeout(300.0)
+            .build()
+        )
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """getMe, the command menu, then polling or the webhook; returns once receiving."""
+        app = self._app
+        self._started = True
+        await app.initialize()
+        self._me = BotIdentity.of(app.bot.bot)
+        await self._set_commands()
+        await app.start()
+        assert app.updater is not None
+        webhook_url = self._settings.telegram_webhook_url
+        if webhook_url:
+            secret = self._settings.telegram_webhook_secret
+            await app.updater.start_webhook(
+                listen=self._settings.telegram_webhook_listen,
+                port=self._settings.telegram_webhook_port,
+                url_path=urlsplit(webhook_url).path.lstrip("/"),
+                webhook_url=webhook_url,
+                allowed_updates=ALLOWED_UPDATES,
+                secret_token=secret.get_secret_value() if secret else None,
+            )
+            log.info("Telegram: webhook on port %s", self._settings.telegram_webhook_port)
+        else:
+            await app.updater.start_polling(
+                timeout=dtm.timedelta(seconds=self._poll_timeout_s),
+                allowed_updates=ALLOWED_UPDATES,
+                error_callback=self._on_polling_error,
+            )
+            log.info("Telegram: long polling as @%s", self._me.username)
+
+    async def stop(self) -> None:
+        """Stop receiving, hand over albums still collecting, close the connection."""
+        if not self._started:
+            return
+        self._started = False
+        app = self._app
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        await self._albums.close()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+    async def _set_commands(self) -> None:
+        for language, commands in texts.COMMANDS.items():
+            menu = [BotCommand(name, about) for name, about in commands]
+            try:
+                await with_flood_retry(self._menu_setter(menu, language), "setMyCommands")
+            except TelegramError as exc:
+                # The menu is a convenience: the bot works without it.
+                log.warning("Telegram setMyCommands (%s) failed: %s", language, exc.message)
+
+    def _menu_setter(
+        self, menu: list[BotCommand], language: str | None
+    ) -> Callable[[], Awaitable[bool]]:
+        return lambda: self._app.bot.set_my_commands(menu, language_code=language)
+
+    @staticmethod
+    def _on_polling_error(exc: TelegramError) -> None:
+        log.warning("Telegram polling error (retrying): %s", exc.message)
+
+    # --- updates --------------------------------------------------------------------------
+
+    async def _on_update(self, update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert isinstance(update, Update)
+        try:
+            fresh = await self._store.mark_update(PLATFORM, str(update.update_id))
+        except Exception:
+            # Answering twice is better than never answering: handle it anyway.
+            log.exception("Telegram: could not record update %s", update.update_id)
+            fresh = True
+        if not fresh:
+            log.info("Telegram update %s was handled before; skipped", update.update_id)
+            return
+        if update.callback_query is not None:
+            await self._on_button(update.callback_query)
+        elif update.message is not None:
+            message = update.message
+            if message.from_user is None or message.from_user.is_bot:
+                return
+            if message.media_group_id is not None:
+                self._albums.add(message)
+            else:
+                await self._dispatch([message])
+
+    async def _dispatch(self, messages: list[Message]) -> None:
+        """Hand one request to the engine, or refuse it with the limit before any download."""
+        assert self._me is not None
+        first = messages[0]
+        language = first.from_user.language_code if first.from_user else None
+        channel = self._channel(first.chat.id)
+        try:
+            incoming = to_incoming(messages, self._me, file_fetcher(self._app.bot))
+            too_big = oversized(incoming, self._limits.download_bytes)
+            if too_big is not None:
+                if incoming.addressed:
+                    assert too_big.size is not None
+                    log.info("Telegram: refused a %s byte file in %s", too_big.size, incoming.chat)
+                    await channel.send_text(
+                        texts.too_large(too_big.size, self._limits.download_bytes, language)
+                    )
+                return
+            await self._handler(incoming, channel)
+        except Exception:
+            await self._apologize(channel, language)
+
+    async def _on_button(self, query: CallbackQuery) -> None:
+        message = query.message
+        action = (query.data or "").removeprefix(texts.CALLBACK_PREFIX)
+        language = query.from_user.language_code
+        known = (query.data or "").startswith(texts.CALLBACK_PREFIX) and action in texts.ACTIONS
+        try:
+            await with_flood_retry(
+                lambda: query.answer(None if known else texts.stale_button(language)),
+                "answerCallbackQuery",
+            )
+        except TelegramError as exc:
+            # Too late to answer (the spinner times out): the press still counts.
+            log.info("Telegram answerCallbackQuery failed: %s", exc.message)
+        if not known or message is None:
+            return
+        channel = self._channel(message.chat.id)
+        incoming = IncomingMessage(
+            chat=chat_key(message.chat),
+            sender=sender_of(query.from_user),
+            text=f"/{action}",
+            is_group=is_group(message.chat),
+            addressed=True,
+        )
+        try:
+            await self._handler(incoming, channel)
+        except Exception:
+            await self._apologize(channel, language)
+
+    def _channel(self, chat_id: int) -> TelegramChannel:
+        return TelegramChannel(
+            self._app.bot, chat_id, self._limits, action_interval_s=self._action_interval_s
+        )
+
+    @staticmethod
+    async def _apologize(channel: TelegramChannel, language: str | None) -> None:
+        log.exception("Telegram: handling a message failed")
+        try:
+            await channel.send_text(texts.failed(language))
+        except Exception:
+            log.exception("Telegram: could not even say that handling failed")

@@ -1,0 +1,97 @@
+"""Terminal input lines → attachments and messages: paths, `/attach`, captions."""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import shlex
+import shutil
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from bot.types import Attachment, AttachmentKind, ChatKey, IncomingMessage, Sender
+
+_KINDS: dict[str, AttachmentKind] = {
+    **dict.fromkeys(("jpg", "jpeg", "png", "gif", "webp", "bmp", "heic", "heif"), "image"),
+    **dict.fromkeys(("mp4", "mov", "avi", "webm", "mkv"), "video"),
+    **dict.fromkeys(("mp3", "wav", "m4a", "aac", "ogg"), "audio"),
+}
+
+#: The one chat of the terminal.
+TERMINAL_CHAT = ChatKey("terminal", "local")
+TERMINAL_SENDER = Sender("local", "you")
+
+
+def as_path(text: str) -> Path | None:
+    """The existing file a pasted line names (quoted, escaped or a file:// URL), or None."""
+    line = text.strip()
+    if not line or "\n" in line:
+        return None
+    if line.startswith("file://"):
+        path = Path(unquote(urlparse(line).path))
+    else:
+        try:
+            parts = shlex.split(line)  # handles 'quotes', "quotes" and escaped\ spaces
+        except ValueError:
+            return None
+        if len(parts) != 1:
+            return None
+        path = Path(parts[0]).expanduser()
+    try:
+        return path if path.is_file() else None
+    except OSError:
+        return None
+
+
+def _first_token(text: str) -> tuple[str, str]:
+    """The first shell-style word (quotes, escaped spaces) and the rest, untouched."""
+    text = text.lstrip()
+    if text[:1] in ("'", '"'):
+        end = text.find(text[0], 1)
+        if end > 0:
+            return text[1:end], text[end + 1 :].strip()
+    word: list[str] = []
+    i = 0
+    while i < len(text) and not text[i].isspace():
+        if text[i] == "\\" and i + 1 < len(text):
+            i += 1
+        word.append(text[i])
+        i += 1
+    return "".join(word), text[i:].strip()
+
+
+def split_attach(arguments: str) -> tuple[Path | None, str]:
+    """`/attach PATH [caption…]` → the path (None if no such file) and the caption as typed."""
+    first, caption = _first_token(arguments)
+    if not first:
+        return None, ""
+    path = Path(first).expanduser()
+    return (path if path.is_file() else None), caption
+
+
+def attachment(path: Path) -> Attachment:
+    """A local file as an attachment; fetching copies it."""
+    source = path.resolve()
+
+    async def fetch(dest: Path) -> None:
+        await asyncio.to_thread(shutil.copyfile, source, dest)
+
+    kind = _KINDS.get(source.suffix.lower().lstrip("."), "file")
+    mime, _ = mimetypes.guess_type(source.name)
+    return Attachment(source.name, mime, source.stat().st_size, kind, fetch)
+
+
+def message(
+    text: str,
+    paths: list[Path] | tuple[Path, ...] = (),
+    *,
+    chat: ChatKey = TERMINAL_CHAT,
+    sender: Sender = TERMINAL_SENDER,
+) -> IncomingMessage:
+    """One terminal message: words and the files attached to them."""
+    return IncomingMessage(
+        chat=chat,
+        sender=sender,
+        text=text,
+        attachments=tuple(attachment(p) for p in paths),
+    )

@@ -1,0 +1,122 @@
+"""The composition root: settings → store, backend, engine, adapters in one loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from bot.backend import Backend
+from bot.config import Settings
+from bot.engine import Engine
+from bot.types import Adapter
+from storage.base import Store
+
+log = logging.getLogger(__name__)
+
+
+def make_backend(settings: Settings, store: Store) -> Backend:
+    """The configured backend (imported lazily: each pulls in heavy libraries)."""
+    if settings.backend == "nemo":
+        from bot.nemo import create_backend
+
+        return create_backend(settings, store)
+    from bot.local.backend import LocalBackend
+
+    return LocalBackend(settings)
+
+
+@dataclass(slots=True)
+class Core:
+    """What every way of running Clipbot shares."""
+
+    settings: Settings
+    store: Store
+    backend: Backend
+    engine: Engine
+
+
+@asynccontextmanager
+async def open_core(settings: Settings, backend: Backend | None = None) -> AsyncIterator[Core]:
+    """Open the store, the backend and the engine; close them in reverse order."""
+    from storage.sqlite import SqliteStore
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = await SqliteStore.open(settings.db_path)
+    try:
+        backend = backend or make_backend(settings, store)
+        engine = Engine(settings, backend, store)
+        try:
+            yield Core(settings, store, backend, engine)
+        finally:
+            await engine.aclose()
+            await backend.aclose()
+    finally:
+        await store.close()
+
+
+def platform_adapters(core: Core) -> list[Adapter]:
+    """An adapter for each platform whose token is configured (imported lazily)."""
+    adapters: list[Adapter] = []
+    for package, token in (
+        ("adapters.telegram", core.settings.telegram_bot_token),
+        ("adapters.discord", core.settings.discord_bot_token),
+    ):
+        if token is not None and token.get_secret_value():
+            module: Any = importlib.import_module(package)
+            adapters.append(module.create_adapter(core.settings, core.engine, core.store))
+    return adapters
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def serve(settings: Settings, *, terminal: bool | None = None) -> int:
+    """Run every configured adapter side by side until Ctrl-C / SIGTERM (or the
+    terminal's input ends). With no platform token, the terminal chat runs."""
+    from adapters.terminal import TerminalAdapter
+
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    async with open_core(settings) as core:
+        adapters = [] if terminal else platform_adapters(core)
+        term: TerminalAdapter | None = None
+        if terminal or not adapters:
+            term = TerminalAdapter(core.engine, settings.data_dir)
+            adapters.append(term)
+        started: list[Adapter] = []
+        try:
+            for adapter in adapters:
+                await adapter.start()
+                started.append(adapter)
+                log.info("%s adapter running", adapter.name)
+            waiters = [asyncio.create_task(stop.wait())]
+            if term is not None:
+                waiters.append(asyncio.create_task(term.finished.wait()))
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+            if term is not None and term.finished.is_set() and not stop.is_set():
+                # The input ended (a piped script): let the last requests finish.
+                idle = asyncio.create_task(core.engine.idle())
+                halt = asyncio.create_task(stop.wait())
+                await asyncio.wait([idle, halt], return_when=asyncio.FIRST_COMPLETED)
+                idle.cancel()
+                halt.cancel()
+        finally:
+            for adapter in reversed(started):
+                try:
+                    await adapter.stop()
+                except Exception:
+                    log.exception("stopping the %s adapter failed", adapter.name)
+    return 0

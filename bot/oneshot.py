@@ -1,0 +1,70 @@
+"""`clipbot animate`: one request through the engine, no conversation."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.backend import Backend
+from bot.config import Settings
+from bot.types import ChatKey, Sender
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one request produced: the MP4 written, or the user-facing message."""
+
+    video: Path | None
+    message: str
+
+
+def default_out(first_image: Path) -> Path:
+    """Beside the first image when that folder is writable, else in the cwd."""
+    folder = first_image.resolve().parent
+    name = f"{first_image.stem}.mp4"
+    return folder / name if os.access(folder, os.W_OK) else Path.cwd() / name
+
+
+def _progress_line(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+async def animate(
+    settings: Settings,
+    images: list[Path],
+    prompt: str,
+    out: Path,
+    *,
+    backend: Backend | None = None,
+    quiet: bool = False,
+) -> Outcome:
+    """Upload `images`, send `prompt`, wait for the clip and write it to `out`."""
+    from adapters.terminal.channel import TerminalChannel
+    from adapters.terminal.conversion import message
+    from bot.app import open_core
+
+    lines: list[str] = []
+
+    def write(text: str) -> None:
+        lines.append(text)
+        if not quiet:
+            _progress_line(text)
+
+    async with open_core(settings, backend) as core:
+        channel = TerminalChannel(write, settings.data_dir / "videos")
+        chat = ChatKey("cli", f"animate-{uuid.uuid4().hex[:12]}")
+        await core.engine.handle(
+            message(prompt, images, chat=chat, sender=Sender("cli", "you")), channel
+        )
+        await core.engine.idle()
+    if channel.delivered:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(shutil.copyfile, channel.delivered[-1].path, out)
+        return Outcome(out, f"wrote {out}")
+    said = channel.texts("text") + channel.texts("link")
+    return Outcome(None, said[-1] if said else "No clip was made.")

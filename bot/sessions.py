@@ -1,0 +1,63 @@
+"""One backend session per chat: created on first need, kept in the store, recreated
+once when the backend says it lost it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from bot.backend import Backend, BackendSession
+from bot.errors import SessionLost
+from bot.types import ChatKey
+from storage.base import Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Sessions:
+    """Finds or opens the session of a chat, and retries a call once on a lost one."""
+
+    def __init__(self, backend: Backend, store: Store) -> None:
+        self._backend = backend
+        self._store = store
+
+    async def existing(self, chat: ChatKey) -> BackendSession | None:
+        """The chat's stored session, if there is one."""
+        return await self._store.get_session(chat, self._backend.name)
+
+    async def get(self, chat: ChatKey, language: str) -> BackendSession:
+        """The chat's session, opened and stored on first need."""
+        session = await self.existing(chat)
+        if session is None:
+            session = await self._backend.open_session(language)
+            await self._store.save_session(chat, self._backend.name, session)
+            log.info("chat %s: opened a %s session", chat, self._backend.name)
+        return session
+
+    async def renew(self, chat: ChatKey, language: str) -> BackendSession:
+        """Forget the chat's session and open a new one."""
+        await self.forget(chat)
+        return await self.get(chat, language)
+
+    async def forget(self, chat: ChatKey) -> None:
+        """Drop the stored session (`/new`, or the backend lost it)."""
+        await self._store.delete_session(chat, self._backend.name)
+
+    async def call(
+        self,
+        chat: ChatKey,
+        language: str,
+        fn: Callable[[BackendSession], Awaitable[T]],
+    ) -> T:
+        """`fn(session)`; on `SessionLost`, a new session and `fn` again, once."""
+        session = await self.get(chat, language)
+        try:
+            return await fn(session)
+        except SessionLost:
+            log.warning(
+                "chat %s: the backend lost session %s; opening a new one", chat, session.session_id
+            )
+            session = await self.renew(chat, language)
+            return await fn(session)

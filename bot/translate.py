@@ -1,0 +1,87 @@
+"""GUI translation: the agent talks as if the user had an editor; the bot does not.
+
+Each sentence of the agent's text is checked against a small table of phrases
+(English and Chinese): "click Export" becomes "say “export”", "drag the clip" becomes
+"tell me in words", "open …" and "preview in timeline" become the timeline summary,
+which the engine appends from the project's state.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+_SENTENCE = re.compile(r"(?<=[.!?。！？\n])\s*")
+_EXPORT_CLICK = re.compile(
+    r"(click|tap|press|hit|use|点击|点|按)\W{0,3}(on\s+)?(the\s+)?[\"'“「]?(export|导出)",
+    re.IGNORECASE,
+)
+_EXPORT_BUTTON = re.compile(r"export\s+button|导出按钮", re.IGNORECASE)
+_CLICK = re.compile(
+    r"\b(?:click|tap|press)\s+(?:on\s+)?(?:the\s+)?"
+    r"(?:[\"“']([^\"”']{1,30})[\"”']|(\w+(?:\s\w+)?)\s+button|(\w+))",
+    re.IGNORECASE,
+)
+_ZH_CLICK = re.compile(r"点击\s*[「“\"]?([^，。！？」”\"]{1,12})[」”\"]?")
+_DRAG = re.compile(r"\b(drag|drop)\b|拖拽|拖动|拖放", re.IGNORECASE)
+_PREVIEW = re.compile(
+    r"preview\b.*\btimeline|timeline\b.*\bpreview|时间线.*预览|预览.*时间线", re.I
+)
+_OPEN = re.compile(r"\bopen\s+(the\s+)?\w+|打开", re.IGNORECASE)
+_TEMPORARY_ISSUE = re.compile(r"temporary issue|暂时的问题|临时问题|暂时性问题", re.IGNORECASE)
+
+_SAY_EXPORT = {"en": 'say "export" (or use /export)', "zh": "发送“导出”（或使用 /export）"}
+_DRAG_HINT = {
+    "en": "Tell me in words what to move where (for example: put the title at the end).",
+    "zh": "用文字告诉我要把什么移到哪里（例如：把标题放到结尾）。",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Translated:
+    """The text to show, and whether the timeline summary should follow it."""
+
+    text: str
+    show_timeline: bool = False
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE.split(text.strip()) if s.strip()]
+
+
+def _say(match: re.Match[str]) -> str:
+    target = next(g for g in match.groups() if g)
+    return f'say "{target.strip()}"'
+
+
+def translate(text: str, lang: str = "en") -> Translated:
+    """Rewrite GUI phrases in one agent message."""
+    lang = "zh" if lang == "zh" else "en"
+    out: list[str] = []
+    show = False
+    for sentence in _sentences(text):
+        if _DRAG.search(sentence):
+            if _DRAG_HINT[lang] not in out:
+                out.append(_DRAG_HINT[lang])
+            continue
+        if _PREVIEW.search(sentence) or _OPEN.search(sentence):
+            show = True
+            continue
+        if _EXPORT_CLICK.search(sentence) or _EXPORT_BUTTON.search(sentence):
+            sentence = _EXPORT_CLICK.sub(_SAY_EXPORT[lang], sentence)
+            sentence = _EXPORT_BUTTON.sub(_SAY_EXPORT[lang], sentence)
+        else:
+            sentence = _CLICK.sub(_say, sentence)
+            sentence = _ZH_CLICK.sub(lambda m: f"发送“{m.group(1).strip()}”", sentence)
+        out.append(sentence.strip())
+    joined = " ".join(out) if lang == "en" else "".join(out)
+    return Translated(joined.strip(), show)
+
+
+def drop_trailing_issue(messages: Sequence[str]) -> list[str]:
+    """Drop a "temporary issue" message that follows a normal reply."""
+    kept = list(messages)
+    while len(kept) > 1 and _TEMPORARY_ISSUE.search(kept[-1]):
+        kept.pop()
+    return kept

@@ -1,0 +1,52 @@
+"""GUI phrases become what the bot does, in English and Chinese."""
+
+from __future__ import annotations
+
+from bot.translate import drop_trailing_issue, translate
+
+
+def test_click_export_becomes_say_export() -> None:
+    out = translate("Your clip is ready! Click Export to download it.")
+    assert out.text == 'Your clip is ready! say "export" (or use /export) to download it.'
+    assert "Click" not in out.text
+
+
+def test_export_button() -> None:
+    assert "/export" in translate("Use the Export button when you are happy.").text
+
+
+def test_chinese_click_export() -> None:
+    out = translate("视频已生成。点击导出即可下载。", "zh")
+    assert "点击" not in out.text
+    assert "/export" in out.text
+
+
+def test_generic_click_becomes_say() -> None:
+    assert translate('Click "Add music" to add BGM.').text == 'say "Add music" to add BGM.'
+
+
+def test_drag_becomes_words() -> None:
+    out = translate("I added the title. Drag the clip to reorder it.")
+    assert out.text.startswith("I added the title.")
+    assert "Drag" not in out.text
+    assert "in words" in out.text
+    assert "用文字" in translate("拖拽片段即可调整顺序。", "zh").text
+
+
+def test_preview_and_open_ask_for_the_timeline() -> None:
+    out = translate("Done! Preview it in the timeline.")
+    assert out == type(out)("Done!", True)
+    assert translate("Open the editor panel to see it.").show_timeline
+    assert translate("打开编辑器查看。", "zh").show_timeline
+
+
+def test_plain_text_is_unchanged() -> None:
+    out = translate("I made a 5-second zoom-in at 9:16.")
+    assert out.text == "I made a 5-second zoom-in at 9:16."
+    assert not out.show_timeline
+
+
+def test_trailing_temporary_issue_is_dropped_only_after_a_reply() -> None:
+    assert drop_trailing_issue(["Done!", "I encountered a temporary issue."]) == ["Done!"]
+    alone = ["I encountered a temporary issue."]
+    assert drop_trailing_issue(alone) == alone

@@ -1,0 +1,211 @@
+"""Incoming updates → IncomingMessages, with the real PTB polling the fake Bot API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .builders import document, group_chat, message, photo_sizes, private_chat, update, user
+from .conftest import Recorder, StartAdapter, jpeg_bytes
+from .fake_api import BOT_USER, FakeBotApi
+
+ADA = user()
+PRIVATE = private_chat(ADA)
+GROUP = group_chat()
+
+
+async def test_private_photo_with_caption(
+    fake_api: FakeBotApi, recorder: Recorder, start_adapter: StartAdapter, tmp_path: Path
+) -> None:
+    await start_adapter(recorder)
+    picture = jpeg_bytes()
+    file_id = fake_api.add_file(picture)
+    fake_api.push_update(
+        update(message(PRIVATE, ADA, caption="5-second zoom-in, 9:16", photo=photo_sizes(file_id)))
+    )
+    [incoming] = await recorder.next()
+    assert incoming.chat.platform == "telegram"
+    assert incoming.chat.chat_id == str(ADA["id"])
+    assert incoming.text == "5-second zoom-in, 9:16"
+    assert (incoming.is_group, incoming.addressed) == (False, True)
+    assert incoming.sender.name == "Ada Lovelace"
+    [attachment] = incoming.attachments
+    assert (attachment.kind, attachment.mime_type) == ("image", "image/jpeg")
+    assert fake_api.calls_to("getFile") == []  # lazy: nothing fetched yet
+    target = tmp_path / "in.jpg"
+    await attachment.fetch(target)
+    assert target.read_bytes() == picture
+    # The largest size was fetched, not the thumbnail.
+    assert [c.params["file_id"] for c in fake_api.calls_to("getFile")] == [file_id]
+
+
+async def test_commands_are_registered_in_english_and_chinese(
+    fake_api: FakeBotApi, recorder: Recorder, start_adapter: StartAdapter
+) -> None:
+    await start_adapter(recorder)
+    calls = fake_api.calls_to("setMyCommands")
+    by_language = {c.params.get("language_code"): c.json("commands") for c in calls}
+    assert set(by_language) == {None, "zh"}
+    for commands in by_language.values():
+        assert [c["command"] for c in commands] == [
+            "start", "help", "new", "status", "credits", "export",
+        ]  # fmt: skip
+    assert by_language["zh"][1]["description"] != by_language[None][1]["description"]
+    # Long polling removes a webhook left from an earlier run.
+    assert fake_api.calls_to("deleteWebhook")
+
+
+async def test_album_is_one_request(
+    fake_api: FakeBotApi, recorder: Recorder, start_adapter: StartAdapter
+) -> None:
+    await start_adapter(recorder)
+    ids = [fake_api.add_file(jpeg_bytes(), f"p{i}.jpg") for i in range(3)]
+    for i, file_id in enumerate(ids):
+        fake_api.push_update(
+            update(
+                message(
+                    PRIVATE,
+                    ADA,
+                    caption="slideshow" if i == 0 else None,
+                    photo=photo_sizes(file_id, small_id=f"S{i}"),
+                    media_group_id="album1",
+                )
+            )
+        )
+    [incoming] = await recorder.next()
+    assert incoming.text == "slideshow"
+    assert len(incoming.attachments) == 3
+    assert all(a.kind == "image" for a in incoming.attachments)
+    # Nothing else trickles in afterwards.
+    fake_api.push_update(update(message(PRIVATE, ADA, text="and music")))
+    received = await recorder.next(2)
+    assert [m.text for m in received] == ["slideshow", "and music"]
+
+
+async def test_group_messages_are_addressed_only_when_meant_for_the_bot(
+    fake_api: FakeBotApi, recorder: Recorder, start_adapter: StartAdapter
+) -> None:
+    await start_adapter(recorder)
+    bob = user(8, "Bob", None)
+    bot_message = {"message_id": 99, "date": 1, "chat": GROUP, "from": BOT_USER, "text": "Done"}
+    fake_api.push_update(update(message(GROUP, bob, text="lunch anyone?")))
+    fake_api.push_update(update(message(GROUP, ADA, text="@clipbot_test_bot make it pop")))
+    fake_api.push_update(update(message(GROUP, bob, text="/status@clipbot_test_bot")))
+    fake_api.push_update(update(message(GROUP, bob, text="slower please", reply_to=bot_message)))
+    fake_api.push_update(update(message(GROUP, bob, text="/status@other_bot")))
+    received = await recorder.next(5)
+    assert [(m.text, m.addressed) for m in received] == [
+        ("lunch anyone?", False),
+        ("make it pop", True),
+        ("/status", True),
+        ("slower please", True),
+        ("/status@other_bot", False),
+    ]
+    assert {m.chat.chat_id for m in received} == {str(GROUP["id"])}  # one project per group
+    assert all(m.is_group for m in received)
+    assert [m.sender.name for m in received][:2] == ["Bob", "Ada Lovelace"]
+
+
+async def test_mention_replying_to_someones_photo_takes_that_photo(
+    fake_api: FakeBotApi, recorder: Recorder, start_adapter: StartAdapter
+) -> None:
+    await start_adapter(recorder)
+    file_id = fake_api.add_file(jpeg_bytes())
+    their_photo = message(GROUP, user(8, "Bob", None), photo=photo_sizes(file_id))
+    fake_api.push_update(
+        update(message(GROUP, ADA, text="@clipbot_test_bot animate this", reply_to=their_photo))
+    )
+    [incoming] = await recorder.next()
+    assert incoming.addressed
+    assert incoming.text == "animate this"
+    assert [a.kind for a in incoming.attachments] == ["image"]
+
+
+async def test_files_by_kind(
+    fake_api: FakeBotApi, recorder: Recorder, start_adapter: StartAdapter
+) -> None:
+    await start_adapter(recorder)
+    heic = document(
+        fake_api.add_file(b"heic", "IMG_1.HEIC"), "IMG_1.HEIC", "application/octet-stream", 4
+    )
+    png = document(fake_api.add_file(b"png", "a.png"), "a.png", "image/png", 3)
+    song = {"file_id": fake_api.add_file(b"mp3"), "file_unique_id": "m", "duration": 3,
+            "mime_type": "audio/mpeg", "file_name": "song.mp3", "file_size": 3}  # fmt: skip
+    voice = {"file_id": fake_api.add_file(b"ogg"), "file_unique_id": "v", "duration": 2,
+             "mime_type": "audio/ogg", "file_size": 3}  # fmt: skip
+    fake_api.push_update(update(message(PRIVATE, ADA, document=heic)))
+    fake_api.push_update(update(message(PRIVATE, ADA, document=png, caption="sharp please")))
+    fake_api.push_update(update(message(PRIVATE, ADA, audio=song, caption="music")))
+    fake_api.push_update(update(message(PRIVATE, ADA, voice=voice)))
+    received = await recorder.next(4)
+    kinds = [(m.attachments[0].name, m.attachments[0].kind) for m in received]
+    assert kinds == [
+        ("IMG_1.HEIC", "image"),
+        ("a.png", "image"),
+        ("song.mp3", "audio"),
+        ("voice_v.ogg", "audio"),
+    ]
+
+
+async def test_oversized_file_is_refused_before_download(
+    fake_api: FakeBotApi, recorder: Recorder, start_adapter: StartAdapter
+) -> None:
+    await start_adapter(recorder)
+    big = document("BIGFILE", "huge.png", "image/png", 25 * 1024 * 1024)
+    fake_api.push_update(update(message(PRIVATE, ADA, document=big, caption="animate")))
+    [reply] = await fake_api.wait_for(lambda: fake_api.calls_to("sendMessage"))
+    text = reply.params["text"]
+    assert "25 MB" in text
+    assert "20 MB" in text
+    assert "as a photo" in text
+    assert fake_api.calls_to("getFile") == []
+    assert recorder.received == []
+
+
+async def test_duplicate_update_is_handled_once_across_a_restart(
+    fake_api: FakeBotApi, recorder: Recorder, start_adapter: StartAdapter
+) -> None:
+    first_run = await start_adapter(recorder)
+    first = fake_api.push_update(update(message(PRIVATE, ADA, text="hello")))
+    await recorder.next()
+    await first_run.stop()
+    # Telegram delivers it again (the offset was never confirmed, as after a crash).
+    await start_adapter(recorder)
+    fake_api.push_update({"update_id": first, **update(message(PRIVATE, ADA, text="hello"))})
+    fake_api.push_update(update(message(PRIVATE, ADA, text="after")))
+    received = await recorder.next(2)
+    assert [m.text for m in received] == ["hello", "after"]
+
+
+async def test_polling_survives_flood_control(
+    fake_api: FakeBotApi, recorder: Recorder, start_adapter: StartAdapter
+) -> None:
+    fake_api.fail_next("getUpdates", retry_after=1)
+    await start_adapter(recorder)
+    fake_api.push_update(update(message(PRIVATE, ADA, text="still there?")))
+    [incoming] = await recorder.next()
+    assert incoming.text == "still there?"
+    assert fake_api.calls_to("getUpdates", limited=True)
+
+
+async def test_an_album_still_collecting_is_handed_over_on_stop(
+    fake_api: FakeBotApi, recorder: Recorder, start_adapter: StartAdapter
+) -> None:
+    adapter = await start_adapter(recorder, album_wait_s=30.0)
+    for i in range(2):
+        file_id = fake_api.add_file(jpeg_bytes())
+        fake_api.push_update(
+            update(
+                message(
+                    PRIVATE,
+                    ADA,
+                    photo=photo_sizes(file_id, small_id=f"S{i}"),
+                    media_group_id="late",
+                )
+            )
+        )
+    polled = len(fake_api.calls_to("getUpdates"))
+    await fake_api.wait_for(lambda: len(fake_api.calls_to("getUpdates")) > polled + 1)
+    assert recorder.received == []
+    await adapter.stop()
+    [incoming] = await recorder.next()
+    assert len(incoming.attachments) == 2

@@ -1,0 +1,140 @@
+"""The outgoing channel against the fake Bot API: texts, edits, videos, links, actions."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from adapters.telegram.channel import TelegramChannel
+from bot.config import Settings
+from bot.types import Button, IncomingMessage, MessageRef, OutgoingChannel, VideoInfo
+
+from .builders import message, private_chat, update, user
+from .conftest import Recorder, StartAdapter, video_codec, write_mp4
+from .fake_api import FakeBotApi
+
+ADA = user()
+PRIVATE = private_chat(ADA)
+CHAT = ADA["id"]
+BUTTONS = (Button("Export again", "export"), Button("Status", "status"),
+           Button("Credits", "credits"), Button("New project", "new"))  # fmt: skip
+
+
+async def _channel(
+    fake_api: FakeBotApi, start_adapter: StartAdapter, **options: object
+) -> TelegramChannel:
+    recorder = Recorder()
+    await start_adapter(recorder, **options)
+    fake_api.push_update(update(message(PRIVATE, ADA, text="hi")))
+    await recorder.next()
+    channel = recorder.received[0][1]
+    assert isinstance(channel, TelegramChannel)
+    return channel
+
+
+async def test_text_with_buttons_and_edits(
+    fake_api: FakeBotApi, start_adapter: StartAdapter
+) -> None:
+    channel = await _channel(fake_api, start_adapter)
+    ref = await channel.send_text("Working on it…", BUTTONS)
+    [call] = fake_api.calls_to("sendMessage")
+    rows = call.json("reply_markup")["inline_keyboard"]
+    assert [[b["callback_data"] for b in row] for row in rows] == [
+        ["clipbot:export", "clipbot:status"], ["clipbot:credits", "clipbot:new"],
+    ]  # fmt: skip
+    await channel.edit_text(ref, "Rendering 40%")
+    await channel.edit_text(ref, "Rendering 40%")  # "message is not modified": not an error
+    assert fake_api.texts(CHAT) == ["Rendering 40%"]
+    assert len(fake_api.calls_to("editMessageText")) == 2
+    with pytest.raises(Exception, match="not found"):
+        await channel.edit_text(MessageRef("424242"), "gone")
+
+
+async def test_long_text_is_split_not_lost(
+    fake_api: FakeBotApi, start_adapter: StartAdapter
+) -> None:
+    channel = await _channel(fake_api, start_adapter)
+    text = "\n".join(f"line {i:05d}" for i in range(1000))  # about 11 000 characters
+    await channel.send_text(text)
+    sent = [c.params["text"] for c in fake_api.calls_to("sendMessage")]
+    assert len(sent) == 3
+    assert all(len(piece) <= 4096 for piece in sent)
+    assert "\n".join(sent) == text
+
+
+async def test_flood_control_is_waited_out(
+    fake_api: FakeBotApi, start_adapter: StartAdapter
+) -> None:
+    channel = await _channel(fake_api, start_adapter)
+    fake_api.fail_next("sendMessage", retry_after=1)
+    started = time.monotonic()
+    await channel.send_text("your clip is ready")
+    assert time.monotonic() - started >= 0.95
+    [limited] = fake_api.calls_to("sendMessage", limited=True)
+    [answered] = fake_api.calls_to("sendMessage")
+    assert answered.at - limited.at >= 0.95
+    assert fake_api.texts(CHAT) == ["your clip is ready"]
+
+
+async def test_video_is_uploaded_with_its_metadata_and_thumbnail(
+    fake_api: FakeBotApi, start_adapter: StartAdapter, tmp_path: Path
+) -> None:
+    channel = await _channel(fake_api, start_adapter)
+    clip = write_mp4(tmp_path / "clip.mp4")
+    info = VideoInfo(width=64, height=48, duration_s=0.5)
+    fake_api.fail_next("sendVideo", retry_after=1)  # the retry uploads everything again
+    await channel.send_video(clip, "Summer Sale", info, BUTTONS)
+    [call] = fake_api.calls_to("sendVideo")
+    assert call.upload("video") == clip.read_bytes()
+    assert video_codec(call.upload("video")) == "h264"
+    assert (call.json("width"), call.json("height"), call.json("duration")) == (64, 48, 1)
+    assert call.json("supports_streaming") is True
+    assert call.params["caption"] == "Summer Sale"
+    thumb = Image.open(io.BytesIO(call.upload("thumbnail")))
+    assert thumb.format == "JPEG"
+    assert max(thumb.size) <= 320
+    assert "clipbot:export" in call.params["reply_markup"]
+
+
+async def test_link_instead_of_a_file(fake_api: FakeBotApi, start_adapter: StartAdapter) -> None:
+    channel = await _channel(fake_api, start_adapter)
+    assert channel.max_upload_bytes == 50 * 1024 * 1024
+    await channel.send_link("https://cdn.example/clip.mp4", "Summer Sale", BUTTONS)
+    [text] = fake_api.texts(CHAT)
+    assert "https://cdn.example/clip.mp4" in text
+    assert "50 MB" in text
+    assert fake_api.calls_to("sendVideo") == []
+
+
+async def test_local_server_limits(
+    fake_api: FakeBotApi, start_adapter: StartAdapter, settings: Settings
+) -> None:
+    local = settings.model_copy(update={"telegram_local_mode": True})
+    recorder = Recorder()
+    await start_adapter(recorder, settings_=local)
+    fake_api.push_update(update(message(PRIVATE, ADA, text="hi")))
+    [(_, channel)] = [(m, c) for m, c in (await _received(recorder))]
+    assert channel.max_upload_bytes == 2000 * 1024 * 1024
+
+
+async def _received(recorder: Recorder) -> list[tuple[IncomingMessage, OutgoingChannel]]:
+    await recorder.next()
+    return recorder.received
+
+
+async def test_working_refreshes_the_chat_action(
+    fake_api: FakeBotApi, start_adapter: StartAdapter
+) -> None:
+    channel = await _channel(fake_api, start_adapter, action_interval_s=0.1)
+    async with channel.working():
+        await asyncio.sleep(0.35)
+    actions = fake_api.calls_to("sendChatAction")
+    assert len(actions) >= 3
+    assert {c.params["action"] for c in actions} == {"upload_video"}
+    await asyncio.sleep(0.25)
+    assert len(fake_api.calls_to("sendChatAction")) == len(actions)  # stopped with the block
