@@ -205,6 +205,20 @@ class LocalBackend:
                     else "To add music, send an audio file first (MP3, M4A, WAV, OGG)."
                 )
             project.settings = ins.apply(project.settings, changes)
+            title = next((c.text for c in changes if isinstance(c, ins.SetTitle) and c.text), None)
+            if title:
+                from bot.local.overlay import missing_glyphs
+
+                missing = await asyncio.to_thread(missing_glyphs, title)
+                if missing:
+                    notes.append(
+                        f"这台机器没有能显示“{missing}”的字体，标题里这些字会显示成方块；"
+                        "安装中文字体（如 fonts-noto-cjk）即可。"
+                        if zh
+                        else f"No font on this machine can draw “{missing}”: those characters "
+                        "would show as boxes in the title. Installing a CJK font "
+                        "(e.g. fonts-noto-cjk) fixes it."
+                    )
             project.draft = make_draft(project.settings, project.photos, project.music)
             self._save(session, project)
         lang = "zh" if zh else "en"

@@ -2,24 +2,74 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
     from PIL import ImageFont
 
-# Pillow's default font has no CJK glyphs; a system CJK font is used when one exists.
-_CJK_FONTS = (
+# Pillow's default font draws basic Latin only (no accents, no CJK): for other text the
+# first of these fonts found on the machine that draws every character is used.
+_FALLBACK_FONTS = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans-Bold.ttf",
     "/System/Library/Fonts/PingFang.ttc",
+    "/System/Library/Fonts/STHeiti Medium.ttc",
+    "/Library/Fonts/Arial Unicode.ttf",
     "C:/Windows/Fonts/msyh.ttc",
+    "C:/Windows/Fonts/arialbd.ttf",
 )
+
+Font: TypeAlias = "ImageFont.FreeTypeFont | ImageFont.ImageFont"
+
+
+def _missing(font: Font, text: str) -> str:
+    from PIL import Image
+
+    def drawn(ch: str) -> bytes:
+        mask = font.getmask(ch)
+        return Image.frombytes("L", mask.size, bytes(mask)).tobytes() if mask.size[0] else b""
+
+    # A code point no font has: its drawing is the font's "missing glyph" box.
+    box = drawn("\U0010fffd")
+    return "".join(sorted({ch for ch in text if not ch.isspace() and drawn(ch) == box}))
+
+
+@functools.lru_cache(maxsize=64)
+def _font_path(text: str) -> str | None:
+    """The font file for `text`; None means Pillow's default font."""
+    from PIL import ImageFont
+
+    if not _missing(ImageFont.load_default(size=32), text):
+        return None
+    for candidate in _FALLBACK_FONTS:
+        if Path(candidate).exists() and not _missing(ImageFont.truetype(candidate, 32), text):
+            return candidate
+    return None
+
+
+def _font(text: str, size: int) -> Font:
+    from PIL import ImageFont
+
+    path = _font_path(text)
+    return ImageFont.load_default(size=size) if path is None else ImageFont.truetype(path, size)
+
+
+def missing_glyphs(text: str) -> str:
+    """The characters of `text` no available font can draw (they would show as boxes)."""
+    return _missing(_font(text, 32), text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,16 +83,6 @@ class Title:
     alpha: NDArray[np.float32]
     chroma: NDArray[np.float32]
     alpha_half: NDArray[np.float32]
-
-
-def _font(text: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    from PIL import ImageFont
-
-    if any(ord(ch) > 0x2E7F for ch in text):
-        for candidate in _CJK_FONTS:
-            if Path(candidate).exists():
-                return ImageFont.truetype(candidate, size)
-    return ImageFont.load_default(size=size)
 
 
 def make_title(text: str, frame_w: int, frame_h: int) -> Title:

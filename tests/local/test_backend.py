@@ -140,3 +140,18 @@ async def test_a_second_export_waits_its_turn(
     assert isinstance(rest[-1], ExportDone)
     assert isinstance(second[-1], ExportDone)
     assert rest[-1].path != second[-1].path
+
+
+async def test_a_title_no_font_can_draw_is_flagged(
+    settings: Settings, photos: dict[str, Path]
+) -> None:
+    from bot.local.overlay import missing_glyphs
+
+    backend = LocalBackend(settings)
+    session = await backend.open_session("en")
+    await backend.upload(session, photos["png"], "a.png")
+    reply = await _say(backend, session, "title 'Summer Sale'")
+    assert "boxes" not in reply
+    reply = await _say(backend, session, "title 「夏日特卖」")
+    # Depends on the fonts installed here: flagged exactly when none can draw it.
+    assert ("would show as boxes" in reply) == bool(missing_glyphs("夏日特卖"))

@@ -110,3 +110,17 @@ def test_slides_overlap_by_the_crossfade() -> None:
     assert s[-1].start + s[-1].count == 90
     for a, b in itertools.pairwise(s):
         assert a.start + a.count - b.start == 12
+
+
+def test_titles_use_the_default_font_or_one_that_draws_every_character() -> None:
+    from bot.local.overlay import _font_path, make_title, missing_glyphs
+
+    assert _font_path("Summer Sale") is None  # Pillow's own default font
+    assert missing_glyphs("Summer Sale") == ""
+    title = make_title("Summer Sale", 1080, 1920)
+    h, w = title.luma.shape
+    assert w % 2 == 0
+    assert h % 2 == 0
+    assert 300 < w <= 1080 * 0.9
+    assert title.y > 1920 // 2  # lower part of the frame
+    assert title.alpha.max() == 1.0
