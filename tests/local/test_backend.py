@@ -155,3 +155,28 @@ async def test_a_title_no_font_can_draw_is_flagged(
     reply = await _say(backend, session, "title 「夏日特卖」")
     # Depends on the fonts installed here: flagged exactly when none can draw it.
     assert ("would show as boxes" in reply) == bool(missing_glyphs("夏日特卖"))
+
+
+async def test_several_photos_make_a_slideshow_draft(
+    settings: Settings, photos: dict[str, Path], tmp_path: Path
+) -> None:
+    from bot.errors import BadInput
+
+    backend = LocalBackend(settings)
+    session = await backend.open_session("en")
+    await backend.upload(session, photos["png"], "one.png")
+    await backend.upload(session, photos["heic"], "two.heic")
+    noise = tmp_path / "song.mp3"
+    noise.write_bytes(b"ID3 but not really an mp3" * 10)
+    with pytest.raises(BadInput, match="audio"):
+        await backend.upload(session, noise, "song.mp3")
+    await _say(backend, session, "square, 6 seconds")
+    video = (await backend.state(session)).draft["t"][0]["sg"]
+    assert [(s["n"], s["s"], s["d"], s["m"]["move"]) for s in video] == [
+        ("one.png", 0, 3000, "zoom_in"),
+        ("two.heic", 3000, 3000, "zoom_out"),
+    ]
+    # A third photo after the draft exists joins the slideshow at once.
+    await backend.upload(session, photos["gif"], "three.gif")
+    video = (await backend.state(session)).draft["t"][0]["sg"]
+    assert [s["n"] for s in video] == ["one.png", "two.heic", "three.gif"]
