@@ -120,6 +120,19 @@ async def test_animate_writes_the_mp4(settings: Settings, image: Path, tmp_path:
     assert out.stat().st_size == 2000
 
 
+async def test_animate_saves_once_to_out_and_shows_no_buttons(
+    settings: Settings, image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out" / "clip.mp4"
+    outcome = await animate(settings, [image], "zoom", out, backend=ScriptedBackend())
+    assert outcome.video == out
+    assert out.stat().st_size == 2000
+    err = capsys.readouterr().err
+    assert f"saved to {out}" in err
+    assert "[Export again]" not in err
+    assert not (settings.data_dir / "videos").exists()  # no second copy
+
+
 async def test_animate_reports_the_users_message(settings: Settings, image: Path) -> None:
     backend = ScriptedBackend()
     backend.fail_export = RuntimeError("boom")
