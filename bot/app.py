@@ -7,9 +7,11 @@ import contextlib
 import importlib
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bot.backend import Backend
@@ -74,6 +76,28 @@ def platform_adapters(core: Core) -> list[Adapter]:
     return adapters
 
 
+def logs_to_file(path: Path) -> bool:
+    """Send the log lines meant for the console to `path` instead, keeping their format
+    and filters: in the terminal chat they would land between the bot's replies."""
+    root = logging.getLogger()
+    moved = False
+    for handler in list(root.handlers):
+        if type(handler) is logging.StreamHandler and handler.stream in (
+            sys.stderr,
+            sys.__stderr__,
+        ):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            to_file = logging.FileHandler(path, encoding="utf-8")
+            to_file.setFormatter(handler.formatter)
+            to_file.setLevel(handler.level)
+            for filt in handler.filters:
+                to_file.addFilter(filt)
+            root.removeHandler(handler)
+            root.addHandler(to_file)
+            moved = True
+    return moved
+
+
 def _stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -91,15 +115,20 @@ async def serve(settings: Settings, *, terminal: bool | None = None) -> int:
     async with open_core(settings) as core:
         adapters = [] if terminal else platform_adapters(core)
         term: TerminalAdapter | None = None
+        log_file = settings.data_dir / "clipbot.log"
+        log_note = False
         if terminal or not adapters:
             term = TerminalAdapter(core.engine, settings.data_dir)
             adapters.append(term)
+            log_note = logs_to_file(log_file)
         started: list[Adapter] = []
         try:
             for adapter in adapters:
                 await adapter.start()
                 started.append(adapter)
                 log.info("%s adapter running", adapter.name)
+            if log_note:
+                print(f"(The bot's log goes to {log_file}.)", flush=True)
             waiters = [asyncio.create_task(stop.wait())]
             if term is not None:
                 waiters.append(asyncio.create_task(term.finished.wait()))

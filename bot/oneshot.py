@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import shutil
 import sys
 import uuid
 from dataclasses import dataclass
@@ -56,15 +54,15 @@ async def animate(
             _progress_line(text)
 
     async with open_core(settings, backend) as core:
-        channel = TerminalChannel(write, settings.data_dir / "videos")
+        channel = TerminalChannel(
+            write, settings.data_dir / "videos", video_path=out, show_buttons=False
+        )
         chat = ChatKey("cli", f"animate-{uuid.uuid4().hex[:12]}")
         await core.engine.handle(
             message(prompt, images, chat=chat, sender=Sender("cli", "you")), channel
         )
         await core.engine.idle()
     if channel.delivered:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(shutil.copyfile, channel.delivered[-1].path, out)
         return Outcome(out, f"wrote {out}")
     said = channel.texts("text") + channel.texts("link")
     return Outcome(None, said[-1] if said else "No clip was made.")

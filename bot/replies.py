@@ -125,7 +125,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "send it again.",
         "zh": "文件太大（上限 {limit} MB）。请压缩或剪短后再发。",
     },
-    "err_bad_image": {"en": "I can't use that image: {detail}", "zh": "这张图片无法使用：{detail}"},
+    "err_bad_image": {"en": "I can't use that image. {detail}", "zh": "这张图片无法使用。{detail}"},
     "err_bad_input": {"en": "I can't use that: {detail}", "zh": "无法使用：{detail}"},
     "err_render_failed": {
         "en": 'The render failed. Say "export" to try again.',

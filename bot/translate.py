@@ -12,7 +12,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-_SENTENCE = re.compile(r"(?<=[.!?。！？\n])\s*")
+# A sentence ends at . ! ? followed by a space ("astro.jpg" and "2.5 s" are not ends), or
+# at Chinese punctuation, which takes no space.
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*")
+_CJK_END = ("。", "！", "？")
 _EXPORT_CLICK = re.compile(
     r"(click|tap|press|hit|use|点击|点|按)\W{0,3}(on\s+)?(the\s+)?[\"'“「]?(export|导出)",
     re.IGNORECASE,
@@ -46,8 +49,18 @@ class Translated:
     show_timeline: bool = False
 
 
-def _sentences(text: str) -> list[str]:
-    return [s for s in _SENTENCE.split(text.strip()) if s.strip()]
+def _sentences(line: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(line.strip()) if s.strip()]
+
+
+def _join(sentences: list[str]) -> str:
+    """Sentences back into a line: a space after an English end, none after a Chinese one."""
+    line = ""
+    for sentence in sentences:
+        if line and not line.endswith(_CJK_END):
+            line += " "
+        line += sentence
+    return line
 
 
 def _say(match: re.Match[str]) -> str:
@@ -56,26 +69,30 @@ def _say(match: re.Match[str]) -> str:
 
 
 def translate(text: str, lang: str = "en") -> Translated:
-    """Rewrite GUI phrases in one agent message."""
+    """Rewrite GUI phrases in one agent message, keeping its line breaks."""
     lang = "zh" if lang == "zh" else "en"
-    out: list[str] = []
+    lines: list[str] = []
     show = False
-    for sentence in _sentences(text):
-        if _DRAG.search(sentence):
-            if _DRAG_HINT[lang] not in out:
-                out.append(_DRAG_HINT[lang])
-            continue
-        if _PREVIEW.search(sentence) or _OPEN.search(sentence):
-            show = True
-            continue
-        if _EXPORT_CLICK.search(sentence) or _EXPORT_BUTTON.search(sentence):
-            sentence = _EXPORT_CLICK.sub(_SAY_EXPORT[lang], sentence)
-            sentence = _EXPORT_BUTTON.sub(_SAY_EXPORT[lang], sentence)
-        else:
-            sentence = _CLICK.sub(_say, sentence)
-            sentence = _ZH_CLICK.sub(lambda m: f"发送“{m.group(1).strip()}”", sentence)
-        out.append(sentence.strip())
-    joined = " ".join(out) if lang == "en" else "".join(out)
+    for line in text.strip().splitlines():
+        out: list[str] = []
+        for sentence in _sentences(line):
+            if _DRAG.search(sentence):
+                if not any(_DRAG_HINT[lang] in kept for kept in [*lines, *out]):
+                    out.append(_DRAG_HINT[lang])
+                continue
+            if _PREVIEW.search(sentence) or _OPEN.search(sentence):
+                show = True
+                continue
+            if _EXPORT_CLICK.search(sentence) or _EXPORT_BUTTON.search(sentence):
+                sentence = _EXPORT_CLICK.sub(_SAY_EXPORT[lang], sentence)
+                sentence = _EXPORT_BUTTON.sub(_SAY_EXPORT[lang], sentence)
+            else:
+                sentence = _CLICK.sub(_say, sentence)
+                sentence = _ZH_CLICK.sub(lambda m: f"发送“{m.group(1).strip()}”", sentence)
+            out.append(sentence.strip())
+        if out or not line.strip():
+            lines.append(_join(out))
+    joined = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
     return Translated(joined.strip(), show)
 
 

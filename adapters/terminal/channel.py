@@ -29,9 +29,19 @@ class Delivered:
 class TerminalChannel:
     """An `OutgoingChannel` for the terminal (and a test double that keeps a record)."""
 
-    def __init__(self, write: Writer, videos_dir: Path) -> None:
+    def __init__(
+        self,
+        write: Writer,
+        videos_dir: Path,
+        *,
+        video_path: Path | None = None,
+        show_buttons: bool = True,
+    ) -> None:
         self._write = write
         self._videos = videos_dir
+        # `clipbot animate`: the clip goes straight to --out, and there is nothing to press.
+        self._video_path = video_path
+        self._show_buttons = show_buttons
         self._ids = itertools.count(1)
         self._status: dict[str, str] = {}
         #: everything the bot said, in order, as (kind, text)
@@ -49,9 +59,10 @@ class TerminalChannel:
         self._write(text)
         self.changed.set()
 
-    @staticmethod
-    def _buttons(buttons: Sequence[Button]) -> str:
-        return "" if not buttons else "\n   " + "  ".join(f"[{b.label}]" for b in buttons)
+    def _buttons(self, buttons: Sequence[Button]) -> str:
+        if not buttons or not self._show_buttons:
+            return ""
+        return "\n   " + "  ".join(f"[{b.label}]" for b in buttons)
 
     async def send_text(self, text: str, buttons: Sequence[Button] = ()) -> MessageRef:
         ref = MessageRef(str(next(self._ids)))
@@ -68,9 +79,12 @@ class TerminalChannel:
     async def send_video(
         self, path: Path, caption: str, info: VideoInfo, buttons: Sequence[Button] = ()
     ) -> MessageRef:
-        self._videos.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        dest = self._videos / f"clip-{stamp}-{next(self._ids)}.mp4"
+        if self._video_path is not None:
+            dest = self._video_path
+        else:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            dest = self._videos / f"clip-{stamp}-{next(self._ids)}.mp4"
+        dest.parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(shutil.copyfile, path, dest)
         self.delivered.append(Delivered(dest, caption, time.monotonic()))
         self._emit("video", f"bot> {caption}\n   🎞 saved to {dest}{self._buttons(buttons)}")

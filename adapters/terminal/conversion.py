@@ -43,6 +43,25 @@ def as_path(text: str) -> Path | None:
         return None
 
 
+def missing_path(text: str) -> str | None:
+    """The path a line names when it looks like a file's path but no such file exists."""
+    line = text.strip()
+    if not line or "\n" in line or as_path(line) is not None:
+        return None
+    if line.startswith("file://"):
+        return unquote(urlparse(line).path)
+    try:
+        parts = shlex.split(line)
+    except ValueError:
+        return None
+    if len(parts) != 1:
+        return None
+    word = parts[0]
+    # "/help" is a command; "/tmp/x", "~/x", "./x" and "photo.jpg" are paths.
+    pathlike = word.startswith(("~", "./", "../")) or "/" in word[1:]
+    return word if pathlike or Path(word).suffix.lower().lstrip(".") in _KINDS else None
+
+
 def _first_token(text: str) -> tuple[str, str]:
     """The first shell-style word (quotes, escaped spaces) and the rest, untouched."""
     text = text.lstrip()

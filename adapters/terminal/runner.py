@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from adapters.terminal.channel import TerminalChannel, Writer
-from adapters.terminal.conversion import as_path, message, split_attach
+from adapters.terminal.conversion import as_path, message, missing_path, split_attach
 from bot.types import MessageHandler
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,10 @@ class TerminalAdapter:
             self._note_pending()
             return
         if not stripped and not self._pending:
+            return
+        missing = missing_path(stripped)
+        if missing is not None:
+            self._write(f"bot> I can't find a file at {missing}. Check the path and try again.")
             return
         await self._send(stripped)
 

@@ -50,3 +50,26 @@ def test_trailing_temporary_issue_is_dropped_only_after_a_reply() -> None:
     assert drop_trailing_issue(["Done!", "I encountered a temporary issue."]) == ["Done!"]
     alone = ["I encountered a temporary issue."]
     assert drop_trailing_issue(alone) == alone
+
+
+def test_line_breaks_are_kept() -> None:
+    text = "5 s · Zoom in · 9:16\nDraft: Zoom in, 1080×1920, 5 s.\n\nClick Export to download."
+    out = translate(text)
+    assert out.text == (
+        '5 s · Zoom in · 9:16\nDraft: Zoom in, 1080×1920, 5 s.\n\nsay "export" (or use /export)'
+        " to download."
+    )
+    zh = translate("9:16 · 6 秒\n当前草稿：放大，6 秒。说“导出”即可生成视频。", "zh")
+    assert zh.text == "9:16 · 6 秒\n当前草稿：放大，6 秒。说“导出”即可生成视频。"
+
+
+def test_file_names_and_decimals_are_not_split() -> None:
+    text = "Timeline: 1. Video: astro.jpg (0-2.5s) at nemovideo.com. Done!"
+    assert translate(text).text == text
+    assert translate("第一句。第二句！Done. 好的").text == "第一句。第二句！Done. 好的"
+
+
+def test_a_dropped_sentence_leaves_no_empty_line() -> None:
+    out = translate("Title added.\nPreview it in the timeline.\nAnything else?")
+    assert out.text == "Title added.\nAnything else?"
+    assert out.show_timeline

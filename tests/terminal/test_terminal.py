@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.terminal.conversion import as_path, split_attach
+from adapters.terminal.conversion import as_path, missing_path, split_attach
 from adapters.terminal.runner import TerminalAdapter, queue_lines
 from bot.app import open_core
 from bot.cli import main
@@ -38,6 +38,32 @@ def test_pasted_paths_are_recognised(image: Path) -> None:
     assert as_path(f"{image} please") is None
     assert split_attach(f" '{image}' zoom in") == (image, "zoom in")
     assert split_attach(" /nope.jpg") == (None, "")
+
+
+def test_a_path_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    assert missing_path("/tmp/does/not/exist.jpg") == "/tmp/does/not/exist.jpg"
+    assert missing_path("'~/My Photos/beach.png'") == "~/My Photos/beach.png"
+    assert missing_path("holiday.JPG") == "holiday.JPG"
+    assert missing_path("file:///no/such%20file.jpg") == "/no/such file.jpg"
+    for not_a_path in ("/help", "/new", "make it 9:16", "slower", "export 1080p", ""):
+        assert missing_path(not_a_path) is None
+    real = tmp_path / "real.jpg"
+    real.write_bytes(b"x")
+    assert missing_path(str(real)) is None
+
+
+async def test_a_mistyped_path_gets_a_clear_answer(settings: Settings) -> None:
+    backend = ScriptedBackend()
+    out: list[str] = []
+    async with open_core(settings, backend) as core:
+        term = TerminalAdapter(core.engine, settings.data_dir, write=out.append)
+        await term.feed("/tmp/does/not/exist.jpg")
+        await core.engine.idle()
+    assert out == [
+        "bot> I can't find a file at /tmp/does/not/exist.jpg. Check the path and try again."
+    ]
+    assert backend.instructions == []
+    assert backend.uploads == []
 
 
 async def _drive(adapter: TerminalAdapter, queue: asyncio.Queue[str | None], *lines: str) -> None:
@@ -92,6 +118,19 @@ async def test_animate_writes_the_mp4(settings: Settings, image: Path, tmp_path:
     outcome = await animate(settings, [image], "zoom", out, backend=ScriptedBackend(), quiet=True)
     assert outcome.video == out
     assert out.stat().st_size == 2000
+
+
+async def test_animate_saves_once_to_out_and_shows_no_buttons(
+    settings: Settings, image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out" / "clip.mp4"
+    outcome = await animate(settings, [image], "zoom", out, backend=ScriptedBackend())
+    assert outcome.video == out
+    assert out.stat().st_size == 2000
+    err = capsys.readouterr().err
+    assert f"saved to {out}" in err
+    assert "[Export again]" not in err
+    assert not (settings.data_dir / "videos").exists()  # no second copy
 
 
 async def test_animate_reports_the_users_message(settings: Settings, image: Path) -> None:

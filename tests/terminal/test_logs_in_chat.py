@@ -1,0 +1,41 @@
+"""In the terminal chat the log goes to a file, not between the bot's replies."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import logs_to_file
+from bot.logs import setup_logging
+
+
+@pytest.fixture
+def root_handlers() -> Iterator[None]:
+    root = logging.getLogger()
+    saved, level = list(root.handlers), root.level
+    yield
+    for handler in root.handlers:
+        if handler not in saved:
+            handler.close()
+    root.handlers[:] = saved
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("root_handlers")
+def test_console_log_lines_move_to_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup_logging("INFO", ["nmv_usr_test_secret"])
+    assert any(getattr(h, "stream", None) is sys.stderr for h in logging.getLogger().handlers)
+    path = tmp_path / "data" / "clipbot.log"
+    assert logs_to_file(path)
+    logging.getLogger("bot.test").info("render done with token nmv_usr_test_secret")
+    assert "render done" not in capsys.readouterr().err
+    written = path.read_text(encoding="utf-8")
+    assert "INFO bot.test: render done with token" in written
+    assert "nmv_usr_test_secret" not in written  # the redaction filter came along
+    assert not logs_to_file(path)  # nothing left on the console to move
