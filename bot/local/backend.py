@@ -212,12 +212,10 @@ class LocalBackend:
                 missing = await asyncio.to_thread(missing_glyphs, title)
                 if missing:
                     notes.append(
-                        f"这台机器没有能显示“{missing}”的字体，标题里这些字会显示成方块；"
-                        "安装中文字体（如 fonts-noto-cjk）即可。"
+                        f"标题字体无法显示“{missing}”，这些字符在标题里会显示成方块。"
                         if zh
-                        else f"No font on this machine can draw “{missing}”: those characters "
-                        "would show as boxes in the title. Installing a CJK font "
-                        "(e.g. fonts-noto-cjk) fixes it."
+                        else f"The title font cannot draw “{missing}”: those characters "
+                        "would show as boxes in the title."
                     )
             project.draft = make_draft(project.settings, project.photos, project.music)
             self._save(session, project)

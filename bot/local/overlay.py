@@ -12,25 +12,11 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
     from PIL import ImageFont
 
-# Pillow's default font draws basic Latin only (no accents, no CJK): for other text the
-# first of these fonts found on the machine that draws every character is used.
-_FALLBACK_FONTS = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans-Bold.ttf",
-    "/System/Library/Fonts/PingFang.ttc",
-    "/System/Library/Fonts/STHeiti Medium.ttc",
-    "/Library/Fonts/Arial Unicode.ttf",
-    "C:/Windows/Fonts/msyh.ttc",
-    "C:/Windows/Fonts/arialbd.ttf",
-)
+# The title font ships as a Python package (Noto Sans CJK, SIL Open Font License): it
+# draws Latin with accents, Chinese, Japanese and Korean the same on every machine, with
+# no system font to install. Faces in the collection: JP, KR, SC, TC, HK.
+_SIMPLIFIED_CHINESE_FACE = 2
+_WEIGHT = "Bold"
 
 Font: TypeAlias = "ImageFont.FreeTypeFont | ImageFont.ImageFont"
 
@@ -47,29 +33,32 @@ def _missing(font: Font, text: str) -> str:
     return "".join(sorted({ch for ch in text if not ch.isspace() and drawn(ch) == box}))
 
 
-@functools.lru_cache(maxsize=64)
-def _font_path(text: str) -> str | None:
-    """The font file for `text`; None means Pillow's default font."""
-    from PIL import ImageFont
-
-    if not _missing(ImageFont.load_default(size=32), text):
+@functools.lru_cache(maxsize=1)
+def font_path() -> Path | None:
+    """The bundled title font's file; None if the package is missing (then Pillow's own
+    basic-Latin font is used)."""
+    try:
+        import manimgx_fonts_cjk
+    except ImportError:
         return None
-    for candidate in _FALLBACK_FONTS:
-        if Path(candidate).exists() and not _missing(ImageFont.truetype(candidate, 32), text):
-            return candidate
-    return None
+    path = Path(manimgx_fonts_cjk.__file__).parent / "NotoSansCJK-VF.otf.ttc"
+    return path if path.is_file() else None
 
 
-def _font(text: str, size: int) -> Font:
+def _font(size: int) -> Font:
     from PIL import ImageFont
 
-    path = _font_path(text)
-    return ImageFont.load_default(size=size) if path is None else ImageFont.truetype(path, size)
+    path = font_path()
+    if path is None:
+        return ImageFont.load_default(size=size)
+    font = ImageFont.truetype(str(path), size, index=_SIMPLIFIED_CHINESE_FACE)
+    font.set_variation_by_name(_WEIGHT)
+    return font
 
 
 def missing_glyphs(text: str) -> str:
-    """The characters of `text` no available font can draw (they would show as boxes)."""
-    return _missing(_font(text, 32), text)
+    """The characters of `text` the title font cannot draw (they would show as boxes)."""
+    return _missing(_font(32), text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +84,7 @@ def make_title(text: str, frame_w: int, frame_h: int) -> Title:
     size = max(12, round(min(frame_w, frame_h) * 0.09))
     probe = ImageDraw.Draw(Image.new("L", (1, 1)))
     while True:
-        font = _font(text, size)
+        font = _font(size)
         stroke = max(1, size // 14)
         left, top, right, bottom = probe.textbbox((0, 0), text, font=font, stroke_width=stroke)
         if right - left <= frame_w * 0.88 or size <= 12:

@@ -112,11 +112,13 @@ def test_slides_overlap_by_the_crossfade() -> None:
         assert a.start + a.count - b.start == 12
 
 
-def test_titles_use_the_default_font_or_one_that_draws_every_character() -> None:
-    from bot.local.overlay import _font_path, make_title, missing_glyphs
+def test_titles_use_the_bundled_font_that_draws_latin_and_chinese() -> None:
+    from bot.local.overlay import font_path, make_title, missing_glyphs
 
-    assert _font_path("Summer Sale") is None  # Pillow's own default font
-    assert missing_glyphs("Summer Sale") == ""
+    assert font_path() is not None  # installed with the package, not from the system
+    assert missing_glyphs("Summer Sale · Café") == ""
+    assert missing_glyphs("夏日特卖「新品」") == ""
+    assert missing_glyphs("Sale \U000f0001") == "\U000f0001"  # private use: nobody draws it
     title = make_title("Summer Sale", 1080, 1920)
     h, w = title.luma.shape
     assert w % 2 == 0
