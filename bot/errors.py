@@ -35,7 +35,16 @@ class ClipbotError(Exception):
 
 
 class BadInput(ClipbotError):
-    """The user's input cannot be used; `str(exc)` is safe to show to the user."""
+    """The user's input cannot be used; `str(exc)` (English) and `zh` (Chinese, when
+    given) are safe to show to the user."""
+
+    def __init__(self, message: str, *, zh: str | None = None) -> None:
+        super().__init__(message)
+        self.zh = zh
+
+    def in_language(self, lang: str) -> str:
+        """The message in the chat's language (English when there is no translation)."""
+        return self.zh if lang == "zh" and self.zh else str(self)
 
 
 class BadImage(BadInput):

@@ -87,7 +87,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "zh": "视频已完成，但太大（{mb} MB）无法在这里发送，也没有下载链接。请要一个更短的视频。",
     },
     "stage_connecting": {"en": "🔌 Connecting…", "zh": "🔌 连接中…"},
-    "stage_uploading": {"en": "📤 Uploading {n} file(s)…", "zh": "📤 正在上传 {n} 个文件…"},
+    "stage_uploading": {"en": "📤 Uploading {files}…", "zh": "📤 正在上传 {n} 个文件…"},
     "stage_thinking": {"en": "🤖 Working on it…", "zh": "🤖 处理中…"},
     "stage_rendering": {"en": "🎬 Rendering…", "zh": "🎬 渲染中…"},
     "stage_downloading": {"en": "📥 Fetching the video…", "zh": "📥 正在获取视频…"},
@@ -162,6 +162,8 @@ def text(key: str, lang: Lang, **values: object) -> str:
     """The text `key` in `lang` (English when the language is not known)."""
     entry = _TEXTS[key]
     template = entry.get(lang) or entry["en"]
+    if isinstance(n := values.get("n"), int):
+        values.setdefault("files", "1 file" if n == 1 else f"{n} files")
     return template.format(**values) if values else template
 
 
@@ -192,9 +194,9 @@ def error_reply(exc: BaseException, lang: Lang) -> str:
     if isinstance(exc, errors.FileTooLarge):
         return text("err_too_large", lang, limit=_mb(exc.limit_bytes))
     if isinstance(exc, errors.BadImage):
-        return text("err_bad_image", lang, detail=str(exc))
+        return text("err_bad_image", lang, detail=exc.in_language(lang))
     if isinstance(exc, errors.BadInput):
-        return text("err_bad_input", lang, detail=str(exc))
+        return text("err_bad_input", lang, detail=exc.in_language(lang))
     if isinstance(exc, errors.NothingToExport):
         return text("nothing_to_export", lang)
     if isinstance(exc, errors.RenderFailed):

@@ -18,6 +18,10 @@ RATE = 48_000
 AUDIO_SUFFIXES = ("mp3", "wav", "m4a", "aac", "ogg", "oga", "opus", "flac")
 
 
+_UNREADABLE = "I could not read that audio file. Send an MP3, M4A, WAV or OGG."
+_UNREADABLE_ZH = "无法读取这个音频文件。请发送 MP3、M4A、WAV 或 OGG。"
+
+
 def probe(path: Path) -> float:
     """The duration in seconds of an audio file; raises `BadInput` if it has no sound."""
     import av
@@ -25,7 +29,10 @@ def probe(path: Path) -> float:
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
-                raise BadInput("That file has no sound in it. Send an MP3, M4A, WAV or OGG.")
+                raise BadInput(
+                    "That file has no sound in it. Send an MP3, M4A, WAV or OGG.",
+                    zh="这个文件里没有声音。请发送 MP3、M4A、WAV 或 OGG。",
+                )
             stream = container.streams.audio[0]
             if stream.duration is not None and stream.time_base is not None:
                 return float(stream.duration * stream.time_base)
@@ -34,7 +41,7 @@ def probe(path: Path) -> float:
             return 0.0
     except av.FFmpegError as exc:
         log.info("bad audio %s: %s", path.name, exc)
-        raise BadInput("I could not read that audio file. Send an MP3, M4A, WAV or OGG.") from exc
+        raise BadInput(_UNREADABLE, zh=_UNREADABLE_ZH) from exc
 
 
 def load(path: Path, duration_s: float, volume: float = 1.0) -> NDArray[np.float32]:
@@ -56,7 +63,7 @@ def load(path: Path, duration_s: float, volume: float = 1.0) -> NDArray[np.float
                 if have >= total:
                     break
     except av.FFmpegError as exc:
-        raise BadInput("I could not read that audio file. Send an MP3, M4A, WAV or OGG.") from exc
+        raise BadInput(_UNREADABLE, zh=_UNREADABLE_ZH) from exc
     if not chunks:
         return np.zeros((2, total), dtype=np.float32)
     pcm = np.concatenate(chunks, axis=1)

@@ -217,11 +217,14 @@ class LocalBackend:
                         else f"The title font cannot draw “{missing}”: those characters "
                         "would show as boxes in the title."
                     )
+            before = project.draft
             project.draft = make_draft(project.settings, project.photos, project.music)
             self._save(session, project)
         lang = "zh" if zh else "en"
         words = [ins.describe(c, lang) for c in changes]
-        summary = _summary(project.draft, lang)
+        # A changed draft is rendered by the engine at once: only an unchanged one needs
+        # the hint that "export" renders it again.
+        summary = _summary(project.draft, lang, changed=project.draft != before)
         lines = [" · ".join(words)] if words else []
         lines.append(summary)
         if parsed.unknown:
@@ -325,7 +328,7 @@ class LocalBackend:
         """Nothing to release: renders finish in their own threads."""
 
 
-def _summary(draft: dict[str, Any] | None, lang: str) -> str:
+def _summary(draft: dict[str, Any] | None, lang: str, *, changed: bool) -> str:
     if not draft:
         return ""
     m = draft.get("m", {})
@@ -335,9 +338,11 @@ def _summary(draft: dict[str, Any] | None, lang: str) -> str:
     if lang == "zh":
         return (
             f"当前草稿：{move}，{m.get('width')}×{m.get('height')}，{seconds} 秒，"
-            f"{m.get('fps')} 帧，{photos} 张照片。说“导出”即可生成视频。"
+            f"{m.get('fps')} 帧，{photos} 张照片。"
+            + ("" if changed else "没有变化；说“导出”可再次生成视频。")
         )
     return (
         f"Draft: {move}, {m.get('width')}×{m.get('height')}, {seconds} s, {m.get('fps')} fps, "
-        f"{photos} photo{'s' if photos != 1 else ''}. Say “export” when you want the clip."
+        f"{photos} photo{'s' if photos != 1 else ''}."
+        + ("" if changed else " Nothing changed; say “export” to render it again.")
     )

@@ -64,9 +64,12 @@ def _open(path: Path) -> Image.Image:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise BadImage("I could not read that file.") from exc
+        raise BadImage("I could not read that file.", zh="无法读取这个文件。") from exc
     if size == 0:
-        raise BadImage("That file is empty (0 bytes). Please send the photo again.")
+        raise BadImage(
+            "That file is empty (0 bytes). Please send the photo again.",
+            zh="这个文件是空的（0 字节）。请重新发送照片。",
+        )
     try:
         with warnings.catch_warnings():
             # Our own pixel limit below is the one that counts.
@@ -77,27 +80,34 @@ def _open(path: Path) -> Image.Image:
         mp = f"about {int(found.group(1)) // 1_000_000} megapixels" if found else "far too many"
         raise BadImage(
             f"That image is too large ({mp}; it may be a decompression bomb). Please send "
-            f"a photo under {MAX_PIXELS // 1_000_000} megapixels."
+            f"a photo under {MAX_PIXELS // 1_000_000} megapixels.",
+            zh=f"这张图片太大了（{mp}）。请发送小于 {MAX_PIXELS // 1_000_000} 百万像素的照片。",
         ) from exc
     except UnidentifiedImageError as exc:
         raise BadImage(
-            "That file is not a picture I can read. Send a JPEG, PNG, HEIC, WebP or GIF photo."
+            "That file is not a picture I can read. Send a JPEG, PNG, HEIC, WebP or GIF photo.",
+            zh="这个文件不是我能读取的图片。请发送 JPEG、PNG、HEIC、WebP 或 GIF 照片。",
         ) from exc
     except (OSError, ValueError, SyntaxError) as exc:
-        raise BadImage("That picture looks damaged; I could not read it.") from exc
+        raise BadImage(
+            "That picture looks damaged; I could not read it.",
+            zh="这张图片好像损坏了，无法读取。",
+        ) from exc
     w, h = img.size
     limit = MAX_PIXELS_JPEG if img.format == "JPEG" else MAX_PIXELS
     if w * h > limit:
         img.close()
         raise BadImage(
             f"That image is too large ({w}×{h} pixels). Please send one under "
-            f"{limit // 1_000_000} megapixels."
+            f"{limit // 1_000_000} megapixels.",
+            zh=f"这张图片太大了（{w}×{h} 像素）。请发送小于 {limit // 1_000_000} 百万像素的照片。",
         )
     if min(w, h) < MIN_SIDE:
         img.close()
         raise BadImage(
             f"That image is too small ({w}×{h} pixels); a clip needs at least "
-            f"{MIN_SIDE} pixels on each side."
+            f"{MIN_SIDE} pixels on each side.",
+            zh=f"这张图片太小了（{w}×{h} 像素）；每条边至少需要 {MIN_SIDE} 像素。",
         )
     return img
 
@@ -122,7 +132,8 @@ def inspect(path: Path) -> ImageInfo:
             log.info("bad image %s: %s", path.name, exc)
             raise BadImage(
                 "That picture is incomplete or damaged (the file may have been cut off). "
-                "Please send it again."
+                "Please send it again.",
+                zh="这张图片不完整或已损坏（文件可能被截断了）。请重新发送。",
             ) from exc
     return ImageInfo(w, h, fmt)
 
@@ -180,7 +191,8 @@ def load(path: Path, need: Callable[[int, int], tuple[int, int]]) -> Image.Image
         log.info("bad image %s: %s", path.name, exc)
         raise BadImage(
             "That picture is incomplete or damaged (the file may have been cut off). "
-            "Please send it again."
+            "Please send it again.",
+            zh="这张图片不完整或已损坏（文件可能被截断了）。请重新发送。",
         ) from exc
     finally:
         img.close()

@@ -182,3 +182,15 @@ async def test_several_photos_make_a_slideshow_draft(
     await backend.upload(session, photos["gif"], "three.gif")
     video = (await backend.state(session)).draft["t"][0]["sg"]
     assert [s["n"] for s in video] == ["one.png", "two.heic", "three.gif"]
+
+
+async def test_the_export_hint_only_when_nothing_changed(
+    settings: Settings, photos: dict[str, Path]
+) -> None:
+    backend = LocalBackend(settings)
+    session = await backend.open_session("en")
+    await backend.upload(session, photos["png"], "a.png")
+    first = await _say(backend, session, "zoom in, 9:16")
+    assert "export" not in first  # the engine renders a changed draft by itself
+    again = await _say(backend, session, "zoom in, 9:16")
+    assert "Nothing changed; say “export” to render it again." in again
