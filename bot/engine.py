@@ -479,7 +479,13 @@ class Engine:
         text = caption(
             done, lang, link=link, for_name=message.sender.name if message.is_group else None
         )
-        await deliver(turn.work.channel, done, text, lang)
+        try:
+            await deliver(turn.work.channel, done, text, lang)
+        finally:
+            # Delivered (the platform has its copy) or not deliverable: either way the
+            # file must not pile up in the data dir, one clip per request.
+            if done.path is not None and done.path.parent == dest:
+                await asyncio.to_thread(done.path.unlink, missing_ok=True)
         await self._store.save_job(
             replace(job, state="completed", progress=100.0, output_url=done.url)
         )

@@ -28,6 +28,8 @@ async def test_photo_and_caption_deliver_an_mp4(
     said = chat.said()
     assert "functionCall" not in said
     assert "generate" not in said.lower() or "Tool" not in said
+    # The export the backend fetched is gone once delivered: nothing piles up.
+    assert list((settings.data_dir / "exports").rglob("*.mp4")) == []
 
 
 async def test_a_silent_edit_is_answered_with_the_change(
