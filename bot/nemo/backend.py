@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 _STAGES = {"pending": "queued", "processing": "rendering"}
 
+#: Connections to Nemo at once: at least one per chat whose turn is running.
+MAX_CONNECTIONS = 2000
+
 
 class NemoBackend:
     """The Nemo cloud agent as a Clipbot backend."""
@@ -147,6 +150,10 @@ def create_backend(settings: Settings, identities: IdentityStore) -> NemoBackend
     http = httpx.AsyncClient(
         base_url=settings.nemo_base_url,
         timeout=httpx.Timeout(settings.nemo_request_timeout_s),
+        # Each running turn holds its chat stream's connection for up to 15 minutes:
+        # httpx's default pool of 100 would make the 101st busy chat's every call (a
+        # credits check, a render poll) wait for a stream to end.
+        limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100),
         follow_redirects=True,
     )
     token = settings.nemo_token.get_secret_value() if settings.nemo_token else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from bot.backend import BackendSession
 from bot.nemo import MemoryIdentityStore, create_backend
 from bot.nemo.pace import MARGIN_S, PollPacer
 from tests.nemo.test_export import _drafted, _export
@@ -62,5 +63,40 @@ async def test_a_finished_render_is_seen_soon_after(
         assert seen - completed_at < 1.0, f"seen {seen - completed_at:.2f} s after finishing"
         assert len(polls) < 20  # and without polling all the time
         assert time.time() >= seen
+    finally:
+        await nemo.aclose()
+
+
+async def test_many_running_turns_do_not_block_other_calls(
+    nemo_emulator: NemoEmulator, tmp_path: Path, photo: Path
+) -> None:
+    """Each turn holds a connection for its whole stream; 120 at once must leave room."""
+    import asyncio
+
+    nemo = create_backend(nemo_settings(nemo_emulator, tmp_path), MemoryIdentityStore())
+    nemo_emulator.config.generation_s = 3.0
+    nemo_emulator.config.keepalive_interval_s = 0.5
+    nemo_emulator.config.initial_credits = 10**6
+    try:
+        sessions = await asyncio.gather(*(nemo.open_session("en") for _ in range(120)))
+        for session in sessions:
+            await nemo.upload(session, photo, "p.png")
+
+        async def turn(session: BackendSession) -> None:
+            [e async for e in nemo.instruct(session, "animate it")]
+
+        turns = [asyncio.create_task(turn(s)) for s in sessions]
+
+        async def all_open() -> None:
+            while len(nemo_emulator.turns) < len(sessions):  # noqa: ASYNC110 (no event to wait on)
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(all_open(), 10)
+        started = time.monotonic()
+        await nemo.credits()
+        waited = time.monotonic() - started
+        assert not any(t.done() for t in turns)  # the streams were still running
+        assert waited < 1.0, f"a credits call waited {waited:.1f} s behind the streams"
+        await asyncio.gather(*turns)
     finally:
         await nemo.aclose()

@@ -105,6 +105,9 @@ class NemoEmulator:
         self._random = random.Random(seed)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._dir = Path(tempfile.mkdtemp(prefix="nemo-emulator-"))
+        # Encoded MP4s by (width, height, seconds): the same render parameters give the
+        # same file, so a burst of renders does not turn the emulator into an encoder farm.
+        self._encoded: dict[tuple[int, int, float], asyncio.Task[Path]] = {}
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -688,9 +691,20 @@ class NemoEmulator:
             / 1000
         )
         path = self._dir / f"{job.job_id}.mp4"
-        await asyncio.to_thread(make_mp4, path, width, height, min(max(duration, 0.5), 3.0))
+        master = await self._encode(width, height, min(max(duration, 0.5), 3.0))
+        await asyncio.to_thread(shutil.copyfile, master, path)
         job.file, job.status, job.progress = path.name, "completed", 100
         job.completed_at = self.render_completed_at[job.job_id] = time.time()
+
+    async def _encode(self, width: int, height: int, seconds: float) -> Path:
+        key = (width, height, seconds)
+        task = self._encoded.get(key)
+        if task is None or (task.done() and (task.cancelled() or task.exception())):
+            path = self._dir / f"master-{width}x{height}-{seconds:g}.mp4"
+            task = asyncio.ensure_future(asyncio.to_thread(make_mp4, path, width, height, seconds))
+            self._encoded[key] = task
+        # Shielded: a render cancelled at shutdown must not cancel the others' encode.
+        return await asyncio.shield(task)
 
     async def _render_status(self, request: web.Request) -> web.Response:
         if (fail := self._failure("render-status", render=True)) is not None:
