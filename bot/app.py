@@ -105,13 +105,17 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-async def serve(settings: Settings, *, terminal: bool | None = None) -> int:
-    """Run every configured adapter side by side until Ctrl-C / SIGTERM (or the
-    terminal's input ends). With no platform token, the terminal chat runs."""
+async def serve(
+    settings: Settings, *, terminal: bool | None = None, stop: asyncio.Event | None = None
+) -> int:
+    """Run every configured adapter side by side until Ctrl-C / SIGTERM, `stop` (for an
+    embedding program or a test), or the end of the terminal's input. With no platform
+    token, the terminal chat runs."""
     from adapters.terminal import TerminalAdapter
 
-    stop = asyncio.Event()
-    _stop_on_signals(stop)
+    if stop is None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
     async with open_core(settings) as core:
         adapters = [] if terminal else platform_adapters(core)
         term: TerminalAdapter | None = None

@@ -63,10 +63,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "animate":
         return _animate(args)
     from bot.app import serve
+    from bot.errors import AdapterStartError
 
     settings = _settings()
     try:
         return asyncio.run(serve(settings, terminal=args.command == "chat"))
+    except AdapterStartError as exc:
+        print(f"clipbot: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

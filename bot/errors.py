@@ -4,6 +4,7 @@ clear message for the user and one log line for the operator.
     ClipbotError
     ├── BadInput                  the user's file or words cannot be used
     │   └── BadImage              not an image, truncated, a bomb, too small ...
+    ├── AdapterStartError         a platform refused the token or cannot be reached
     └── BackendError              a backend could not do what was asked
         ├── TokenError            1001: bad or expired token (after one refresh)
         ├── SessionLost           1002: the backend forgot the session
@@ -49,6 +50,11 @@ class BadInput(ClipbotError):
 
 class BadImage(BadInput):
     """An image that cannot be turned into a clip (the message says why)."""
+
+
+class AdapterStartError(ClipbotError):
+    """A platform adapter could not start; `str(exc)` tells the operator what to check
+    and never contains the token."""
 
 
 class BackendError(ClipbotError):

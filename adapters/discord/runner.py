@@ -18,6 +18,8 @@ from adapters.discord.channel import TOKEN_LIFETIME, DiscordChannel
 from adapters.discord.commands import install_commands, persistent_view, result_view
 from adapters.discord.convert import PLATFORM, from_interaction, from_message
 from bot.config import Settings
+from bot.errors import AdapterStartError
+from bot.logs import redact
 from bot.types import Button, IncomingMessage, MessageHandler
 from storage.base import Store
 
@@ -51,6 +53,10 @@ def intents() -> discord.Intents:
 
 class _Client(discord.Client):
     def __init__(self, adapter: DiscordAdapter, **options: object) -> None:
+        # Clipbot never joins voice: the "PyNaCl/davey is not installed" warnings at
+        # every start would only send operators looking for a problem that is not there.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             intents=intents(),
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
@@ -122,10 +128,25 @@ class DiscordAdapter:
         ready.cancel()
         if self._task in done:
             failure = self._task.exception()
-            raise RuntimeError("the Discord adapter could not start") from failure
+            await self.stop()
+            if isinstance(failure, discord.LoginFailure):
+                raise AdapterStartError(
+                    "Discord refused DISCORD_BOT_TOKEN: copy the bot token again from the "
+                    "Developer Portal (Bot → Reset Token)."
+                ) from failure
+            token = self._settings.discord_bot_token
+            detail = redact(
+                f"{type(failure).__name__}: {failure}", [token.get_secret_value()] if token else []
+            )
+            raise AdapterStartError(f"The Discord adapter could not start ({detail}).") from (
+                failure
+            )
         if ready not in done:
             await self.stop()
-            raise TimeoutError(f"Discord did not answer within {self._ready_timeout_s:.0f} s")
+            raise AdapterStartError(
+                f"Discord did not answer within {self._ready_timeout_s:.0f} s "
+                f"(gateway {self._settings.discord_gateway_url or DISCORD_GATEWAY})."
+            )
 
     async def _run(self, client: _Client) -> None:
         token = self._settings.discord_bot_token

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dtm
 import logging
 from collections.abc import Awaitable, Callable
@@ -9,10 +10,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, CallbackQuery, Message, Update
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.config import Settings
+from bot.errors import AdapterStartError
+from bot.logs import redact
 from bot.types import IncomingMessage, MessageHandler
 from storage.base import Store
 
@@ -90,7 +93,20 @@ class TelegramAdapter:
         """getMe, the command menu, then polling or the webhook; returns once receiving."""
         app = self._app
         self._started = True
-        await app.initialize()
+        try:
+            await self._initialize(app)
+        except InvalidToken as exc:
+            raise AdapterStartError(
+                "Telegram refused TELEGRAM_BOT_TOKEN: check the token BotFather gave you "
+                "(send /token to @BotFather to see it again)."
+            ) from exc
+        except NetworkError as exc:
+            token = self._settings.telegram_bot_token
+            detail = redact(str(exc), [token.get_secret_value()] if token else [])
+            raise AdapterStartError(
+                f"Could not reach the Telegram Bot API at "
+                f"{self._settings.telegram_api_base_url} ({detail})."
+            ) from exc
         self._me = BotIdentity.of(app.bot.bot)
         await self._set_commands()
         await app.start()
@@ -114,6 +130,17 @@ class TelegramAdapter:
                 error_callback=self._on_polling_error,
             )
             log.info("Telegram: long polling as @%s", self._me.username)
+
+    async def _initialize(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        try:
+            await app.initialize()
+        except BaseException:
+            # A failed initialize leaves the bot's HTTP clients open, and nothing calls
+            # stop() on an adapter that never started: close them here.
+            self._started = False
+            with contextlib.suppress(Exception):
+                await app.bot.shutdown()
+            raise
 
     async def stop(self) -> None:
         """Stop receiving, hand over albums still collecting, close the connection."""

@@ -83,7 +83,8 @@ def _json(data: Any, status: int = 200) -> web.Response:
 class FakeDiscord:
     """The fake; `await start()`, inject events, read what was recorded, `await stop()`."""
 
-    def __init__(self) -> None:
+    def __init__(self, token: str = "fake-discord-token") -> None:
+        self.token = token
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
         self.app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
         self.app.router.add_get("/cdn/{id}/{name}", self._cdn)
@@ -489,6 +490,10 @@ class FakeDiscord:
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         try:
+            auth = request.headers.get("Authorization")
+            # Webhook follow-ups carry their token in the URL and no Authorization.
+            if auth is not None and auth != f"Bot {self.token}":
+                return _json({"message": "401: Unauthorized", "code": 0}, status=401)
             return await self._route(request, request.match_info["tail"].split("/"))
         finally:
             await self._notify()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,19 +12,6 @@ from bot.app import logs_to_file
 from bot.logs import setup_logging
 
 
-@pytest.fixture
-def root_handlers() -> Iterator[None]:
-    root = logging.getLogger()
-    saved, level = list(root.handlers), root.level
-    yield
-    for handler in root.handlers:
-        if handler not in saved:
-            handler.close()
-    root.handlers[:] = saved
-    root.setLevel(level)
-
-
-@pytest.mark.usefixtures("root_handlers")
 def test_console_log_lines_move_to_the_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
