@@ -211,7 +211,9 @@ class Engine:
     async def _status(self, chat: ChatKey, channel: OutgoingChannel, lang: str) -> None:
         session = await self._sessions.existing(chat)
         if session is None:
-            await channel.send_text(replies.text("no_project", lang))
+            # A request already in the lane is what will open the project.
+            key = "project_starting" if chat in self._lanes else "no_project"
+            await channel.send_text(replies.text(key, lang))
             return
         try:
             state = await self._backend.state(session)

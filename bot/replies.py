@@ -33,6 +33,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "There is no project yet: send a photo to start.",
         "zh": "还没有项目：先发一张照片吧。",
     },
+    "project_starting": {
+        "en": "Your project is being set up with your first request; ask again once it "
+        "answers.",
+        "zh": "正在用你的第一个请求创建项目；等它回复后再问一次。",
+    },
     "nothing_to_export": {
         "en": "There is nothing to export yet: send a photo or tell me what to make first.",
         "zh": "还没有可以导出的内容：先发照片或告诉我要做什么。",

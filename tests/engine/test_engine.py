@@ -274,3 +274,14 @@ async def test_a_session_lost_at_the_turn_gets_the_files_again_and_one_turn(
     assert backend.instructions == [("s1", "first"), ("s2", "second")]
     assert backend.uploads[-2:] == [("s1", "dog.jpg"), ("s2", "dog.jpg")]
     assert len(channel.texts("video")) == 2
+
+
+async def test_status_while_the_first_request_runs_says_the_project_is_coming(
+    engine: Engine, backend: ScriptedBackend, channel: RecordingChannel
+) -> None:
+    await engine.handle(msg("clip", photo()), channel)
+    await engine.handle(msg("/status"), channel)  # answered at once, before any session
+    assert channel.texts()[-1].startswith("Your project is being set up")
+    await engine.idle()
+    await engine.handle(msg("/status"), channel)
+    assert channel.texts()[-1].startswith("Timeline (")
