@@ -34,8 +34,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "zh": "还没有项目：先发一张照片吧。",
     },
     "project_starting": {
-        "en": "Your project is being set up with your first request; ask again once it "
-        "answers.",
+        "en": "Your project is being set up with your first request; ask again once it answers.",
         "zh": "正在用你的第一个请求创建项目；等它回复后再问一次。",
     },
     "nothing_to_export": {
