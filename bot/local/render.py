@@ -22,6 +22,7 @@ from bot.local import motion
 from bot.local.motion import Move
 
 if TYPE_CHECKING:
+    import av
     import numpy as np
     from numpy.typing import NDArray
 
@@ -130,7 +131,7 @@ class _Frames:
             self.stills[i] = build(slide.path, self.w, self.h, zoom)
         return self.stills[i]
 
-    def _warp(self, i: int, k: int, out: NDArray[np.uint8]) -> None:
+    def _warp(self, i: int, k: int, y: NDArray[np.uint8], uv: NDArray[np.uint8]) -> None:
         import cv2
 
         span, slide = self.spans[i], self.spec.slides[i]
@@ -139,7 +140,6 @@ class _Frames:
         cam = motion.camera_at(slide.move, t, self.spec.speed, self.aspect)
         m = motion.camera_matrix(cam, self.w, self.h, still.width, still.height)
         w, h = self.w, self.h
-        y, uv = _planes(out, w, h)
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         import numpy as np
 
@@ -152,21 +152,36 @@ class _Frames:
 
     def frame(self, k: int) -> NDArray[np.uint8]:
         """Frame `k` as one NV12 buffer (Y rows, then rows of interleaved Cb, Cr)."""
-        import cv2
         import numpy as np
 
-        spec = self.spec
         buf = np.empty((self.h * 3 // 2, self.w), dtype=np.uint8)
+        self.fill(k, *_planes(buf, self.w, self.h))
+        return buf
+
+    def video_frame(self, k: int) -> av.VideoFrame:
+        """Frame `k` drawn straight into an encoder frame's planes (no copy on the way)."""
+        import av
+
+        vf = av.VideoFrame(self.w, self.h, "nv12")
+        self.fill(k, *_frame_planes(vf, self.w, self.h))
+        return vf
+
+    def fill(self, k: int, y: NDArray[np.uint8], uv: NDArray[np.uint8]) -> None:
+        """Draw frame `k` into the planes `y` (h×w) and `uv` (h/2 × w/2 × 2)."""
+        import cv2
+
+        spec = self.spec
         active = [i for i, s in enumerate(self.spans) if s.start <= k < s.start + s.count]
-        self._warp(active[0], k, buf)
+        self._warp(active[0], k, y, uv)
         if len(active) > 1:
             nxt = self.spans[active[1]]
-            self._warp(active[1], k, self._scratch)
+            sy, suv = _planes(self._scratch, self.w, self.h)
+            self._warp(active[1], k, sy, suv)
             cur = self.spans[active[0]]
             overlap = max(1, cur.start + cur.count - nxt.start)
             a = motion.ease((k - nxt.start + 1) / (overlap + 1))
-            cv2.addWeighted(buf, 1.0 - a, self._scratch, a, 0.0, dst=buf)
-        y, uv = _planes(buf, self.w, self.h)
+            cv2.addWeighted(y, 1.0 - a, sy, a, 0.0, dst=y)
+            cv2.addWeighted(uv, 1.0 - a, suv, a, 0.0, dst=uv)
         t = k / spec.fps
         if self.title is not None and t < spec.title_s:
             from bot.local.overlay import blend
@@ -185,12 +200,21 @@ class _Frames:
             # Towards black in limited range: Y → 16, Cb/Cr → 128.
             cv2.convertScaleAbs(y, dst=y, alpha=gain, beta=16.0 * (1.0 - gain))
             cv2.convertScaleAbs(uv, dst=uv, alpha=gain, beta=128.0 * (1.0 - gain))
-        return buf
 
 
 def _planes(buf: NDArray[np.uint8], w: int, h: int) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
     """Views of an NV12 buffer: Y (h×w) and interleaved chroma (h/2 × w/2 × 2)."""
     return buf[:h], buf[h:].reshape(h // 2, w // 2, 2)
+
+
+def _frame_planes(vf: av.VideoFrame, w: int, h: int) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    """Writable views of an NV12 `VideoFrame`'s planes (rows padded to `line_size`)."""
+    import numpy as np
+
+    luma, chroma = vf.planes[0], vf.planes[1]
+    y = np.frombuffer(memoryview(luma), dtype=np.uint8).reshape(h, luma.line_size)[:, :w]
+    uv = np.frombuffer(memoryview(chroma), dtype=np.uint8).reshape(h // 2, chroma.line_size)[:, :w]
+    return y, uv.reshape(h // 2, w // 2, 2)
 
 
 _DONE = object()
@@ -302,8 +326,7 @@ def render(spec: RenderSpec, out: Path, progress: Progress | None = None) -> Ren
                     ai += 1
 
             time_base = Fraction(1, spec.fps)
-            for k, buf in enumerate(produced(frames.frame, n)):
-                vf = av.VideoFrame.from_ndarray(buf, format="nv12")
+            for k, vf in enumerate(produced(frames.video_frame, n)):
                 vf.pts = k
                 vf.time_base = time_base
                 vf.color_range = 1

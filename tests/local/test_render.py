@@ -126,3 +126,18 @@ def test_titles_use_the_bundled_font_that_draws_latin_and_chinese() -> None:
     assert 300 < w <= 1080 * 0.9
     assert title.y > 1920 // 2  # lower part of the frame
     assert title.alpha.max() == 1.0
+
+
+def test_frames_drawn_into_the_encoder_frame_match_the_plain_buffer(
+    photos: dict[str, Path],
+) -> None:
+    from bot.local.render import _Frames
+
+    spec = _spec(photos["jpeg"], photos["png"], duration_s=2.0, title="Sale",
+                 fade_in_s=0.3, fade_out_s=0.3, width=200, height=120)  # fmt: skip
+    plain, direct = _Frames(spec), _Frames(spec)
+    # First frame (fade in, title), the crossfade, and the last (fade out): every path.
+    for k in (0, spec.frames // 2, spec.frames - 1):
+        vf = direct.video_frame(k)
+        assert (vf.width, vf.height, vf.format.name) == (200, 120, "nv12")
+        assert np.array_equal(vf.to_ndarray(), plain.frame(k))
