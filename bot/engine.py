@@ -184,8 +184,14 @@ class Engine:
     async def _drain(self, chat: ChatKey, lane: _Lane) -> None:
         try:
             while lane.queue:
-                await self._run(lane.queue[0], lane.pace)
-                lane.queue.popleft()
+                try:
+                    await self._run(lane.queue[0], lane.pace)
+                except Exception:
+                    # Bookkeeping failed after the work (the store): the work has run,
+                    # so it leaves the queue; running it again would re-send the turn.
+                    log.exception("chat %s: a request ended in an unexpected error", chat)
+                finally:
+                    lane.queue.popleft()
         finally:
             lane.task = None
             if not lane.queue and self._lanes.get(chat) is lane:
