@@ -70,6 +70,8 @@ class _Work:
     route: Route
     lang: str
     request_id: int | None = None
+    # Both the intake (for a queued request) and the lane may record the request first.
+    recording: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass(slots=True)
@@ -150,7 +152,7 @@ class Engine:
         else:
             # queue[0] is the running request.
             await channel.send_text(replies.text("queued", lang, n=len(lane.queue) - 1))
-            work.request_id = await self._record(message)
+            await self._request_id(work)
 
     async def idle(self) -> None:
         """Wait until every chat's lane is empty."""
@@ -164,6 +166,13 @@ class Engine:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._lanes.clear()
+
+    async def _request_id(self, work: _Work) -> int:
+        """The work's request record, made on first need (by whichever side comes first)."""
+        async with work.recording:
+            if work.request_id is None:
+                work.request_id = await self._record(work.message)
+            return work.request_id
 
     async def _record(self, message: IncomingMessage) -> int:
         summary = message.text or f"[{len(message.attachments)} file(s)]"
@@ -288,9 +297,7 @@ class Engine:
         return "stage_uploading" if work.message.attachments else "stage_thinking"
 
     async def _mark(self, work: _Work, state: RequestState, detail: str | None = None) -> None:
-        if work.request_id is None:
-            work.request_id = await self._record(work.message)
-        await self._store.set_request_state(work.request_id, state, detail)
+        await self._store.set_request_state(await self._request_id(work), state, detail)
 
     async def _state(self, turn: _Turn) -> tuple[BackendSession, ProjectState]:
         async def read(session: BackendSession) -> tuple[BackendSession, ProjectState]:

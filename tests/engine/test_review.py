@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Sequence
+
+from bot.backend import TextMessage
 from bot.config import Settings
 from bot.engine import Engine
+from bot.types import Button, MessageRef
 from storage.base import RequestState
 from tests.engine.conftest import msg
-from tests.engine.doubles import MemoryStore, RecordingChannel, ScriptedBackend
+from tests.engine.doubles import (
+    MemoryStore,
+    RecordingChannel,
+    Script,
+    ScriptedBackend,
+    video_draft,
+)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (briefly) until `condition()` holds."""
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")
 
 
 class FlakyStore(MemoryStore):
@@ -37,3 +57,38 @@ async def test_a_store_failure_never_runs_the_turn_again(
         assert [text for _, text in backend.instructions] == ["make a clip", "add music"]
     finally:
         await engine.aclose()
+
+
+class SlowQueuedNotice(RecordingChannel):
+    """A channel where the "next in line" notice takes a while to go out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def send_text(self, text: str, buttons: Sequence[Button] = ()) -> MessageRef:
+        if "next in line" in text:
+            await self.release.wait()
+        return await super().send_text(text, buttons)
+
+
+async def test_a_queued_request_that_starts_early_is_recorded_once(
+    engine: Engine, backend: ScriptedBackend, store: MemoryStore
+) -> None:
+    channel = SlowQueuedNotice()
+    gate = asyncio.Event()
+    backend.scripts.append(Script([TextMessage("on it")], video_draft("one"), gate=gate))
+    await engine.handle(msg("make a clip"), channel)
+    await until(lambda: bool(backend.instructions))
+    second = asyncio.create_task(engine.handle(msg("add music"), channel))
+    await asyncio.sleep(0.05)
+    gate.set()  # the first turn ends while the queued notice is still on its way
+    await until(lambda: len(backend.instructions) == 2)
+    await engine.idle()
+    channel.release.set()
+    await second
+    assert sorted(text for _, _, text, _ in store.requests.values()) == [
+        "add music",
+        "make a clip",
+    ]
+    assert [state for *_, state in store.requests.values()] == ["done", "done"]
