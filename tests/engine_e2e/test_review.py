@@ -20,3 +20,12 @@ async def test_no_credits_after_a_restart_still_gives_the_registration_link(
         await chat.say("make it 3 seconds")
         assert f"https://nemo.example/register?bind={anon}" in chat.said()
         assert "top up" not in chat.said()
+
+
+async def test_a_file_too_large_names_nemos_200_mb_limit(
+    nemo_emulator: NemoEmulator, photo: Path, settings: Settings
+) -> None:
+    async with open_chat(settings) as chat:
+        nemo_emulator.fail_next("upload", code=4002)
+        await chat.say(f"/attach {photo} make a clip")
+        assert "the limit is 200 MB" in chat.said()
