@@ -38,6 +38,7 @@ from bot.errors import (
     BackendError,
     ClipbotError,
     NoCredits,
+    RateLimited,
     RenderFailed,
     SessionLost,
     StreamDropped,
@@ -436,7 +437,13 @@ class Engine:
             pause = settings.recovery_first_check_s if check == 0 else settings.recovery_interval_s
             await asyncio.sleep(pause)
             waited += pause
-            state = await self._backend.state(session)
+            try:
+                state = await self._backend.state(session)
+            except (Unavailable, RateLimited) as exc:
+                # The network that dropped the stream may blink again: one unchanged
+                # read, not the end of the recovery (giving up invites a second send).
+                log.warning("chat %s: a state read while recovering failed: %s", turn.chat, exc)
+                continue
             if state.draft != before.draft or state.media_count != before.media_count:
                 changes = timeline.diff(
                     timeline.parse(before.draft), timeline.parse(state.draft), lang

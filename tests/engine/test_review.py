@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from bot.backend import TextMessage
+from bot.backend import BackendSession, ProjectState, TextMessage
 from bot.config import Settings
 from bot.engine import Engine
+from bot.errors import Unavailable
 from bot.types import Button, MessageRef
 from storage.base import RequestState
 from tests.engine.conftest import msg
@@ -92,3 +94,33 @@ async def test_a_queued_request_that_starts_early_is_recorded_once(
         "make a clip",
     ]
     assert [state for *_, state in store.requests.values()] == ["done", "done"]
+
+
+@dataclass
+class BlinkingBackend(ScriptedBackend):
+    """After a dropped stream, the first state read fails too (the network blinked)."""
+
+    blinked: bool = False
+
+    async def state(self, session: BackendSession) -> ProjectState:
+        if self._pending_drop_draft is not None and not self.blinked:
+            self.blinked = True
+            raise Unavailable("Nemo cannot be reached (ConnectError)")
+        return await super().state(session)
+
+
+async def test_a_failed_read_while_recovering_is_one_unchanged_read(
+    settings: Settings, store: MemoryStore, channel: RecordingChannel
+) -> None:
+    backend = BlinkingBackend()
+    backend.scripts.append(Script([], video_draft("city"), drop=True))
+    engine = Engine(settings, backend, store)
+    try:
+        await engine.handle(msg("make a clip"), channel)
+        await engine.idle()
+    finally:
+        await engine.aclose()
+    assert backend.blinked
+    assert len(backend.instructions) == 1
+    assert any("the work went through" in t for t in channel.texts())
+    assert [s.kind for s in channel.sent].count("video") == 1
