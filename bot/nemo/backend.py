@@ -122,8 +122,13 @@ class NemoBackend:
         yield ExportProgress("downloading", 100.0)
         await asyncio.to_thread(dest_dir.mkdir, parents=True, exist_ok=True)
         dest = dest_dir / f"{job_id}.mp4"
-        size = await self._fetch(job_id, status.output_url, dest)
-        width, height, duration = await asyncio.to_thread(probe_mp4, dest)
+        try:
+            size = await self._fetch(job_id, status.output_url, dest)
+            width, height, duration = await asyncio.to_thread(probe_mp4, dest)
+        except BaseException:
+            # Not a clip anyone will receive: it must not pile up in the data dir.
+            dest.unlink(missing_ok=True)  # one quick call, also when cancelled
+            raise
         yield ExportDone(dest, status.output_url, width, height, duration, size)
 
     async def _submit(self, session: BackendSession, state: ProjectState) -> str:
