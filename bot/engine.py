@@ -496,13 +496,16 @@ class Engine:
             await self._store.save_job(replace(job, state="failed"))
             raise
         reporter.stage(replies.text("stage_sending", lang))
-        link = await link_task
         message = turn.work.message
-        text = caption(
-            done, lang, link=link, for_name=message.sender.name if message.is_group else None
-        )
         try:
+            link = await link_task
+            text = caption(
+                done, lang, link=link, for_name=message.sender.name if message.is_group else None
+            )
             await deliver(turn.work.channel, done, text, lang)
+        except BaseException:
+            await self._store.save_job(replace(job, state="failed"))
+            raise
         finally:
             # Delivered (the platform has its copy) or not deliverable: either way the
             # file must not pile up in the data dir, one clip per request.

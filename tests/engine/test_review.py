@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.backend import BackendSession, ProjectState, TextMessage
 from bot.config import Settings
@@ -124,3 +124,28 @@ async def test_a_failed_read_while_recovering_is_one_unchanged_read(
     assert len(backend.instructions) == 1
     assert any("the work went through" in t for t in channel.texts())
     assert [s.kind for s in channel.sent].count("video") == 1
+
+
+@dataclass
+class SlowLinkBackend(ScriptedBackend):
+    """The claim link never comes (a hung call)."""
+
+    asked: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def project_link(self, session: BackendSession) -> str | None:
+        self.asked.set()
+        await asyncio.Event().wait()
+        return None
+
+
+async def test_closing_while_the_clip_waits_for_its_link_leaves_no_file(
+    settings: Settings, store: MemoryStore, channel: RecordingChannel
+) -> None:
+    backend = SlowLinkBackend()
+    engine = Engine(settings, backend, store)
+    await engine.handle(msg("make a clip"), channel)
+    await backend.asked.wait()
+    await until(lambda: any("Sending" in s.text for s in channel.sent))
+    await engine.aclose()
+    assert list((settings.data_dir / "exports").rglob("*.mp4")) == []
+    assert [job.state for job in store.jobs.values()] == ["failed"]
