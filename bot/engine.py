@@ -38,6 +38,7 @@ from bot.errors import (
     BackendError,
     ClipbotError,
     NoCredits,
+    RateLimited,
     RenderFailed,
     SessionLost,
     StreamDropped,
@@ -70,6 +71,8 @@ class _Work:
     route: Route
     lang: str
     request_id: int | None = None
+    # Both the intake (for a queued request) and the lane may record the request first.
+    recording: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass(slots=True)
@@ -150,7 +153,7 @@ class Engine:
         else:
             # queue[0] is the running request.
             await channel.send_text(replies.text("queued", lang, n=len(lane.queue) - 1))
-            work.request_id = await self._record(message)
+            await self._request_id(work)
 
     async def idle(self) -> None:
         """Wait until every chat's lane is empty."""
@@ -164,6 +167,13 @@ class Engine:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._lanes.clear()
+
+    async def _request_id(self, work: _Work) -> int:
+        """The work's request record, made on first need (by whichever side comes first)."""
+        async with work.recording:
+            if work.request_id is None:
+                work.request_id = await self._record(work.message)
+            return work.request_id
 
     async def _record(self, message: IncomingMessage) -> int:
         summary = message.text or f"[{len(message.attachments)} file(s)]"
@@ -184,8 +194,14 @@ class Engine:
     async def _drain(self, chat: ChatKey, lane: _Lane) -> None:
         try:
             while lane.queue:
-                await self._run(lane.queue[0], lane.pace)
-                lane.queue.popleft()
+                try:
+                    await self._run(lane.queue[0], lane.pace)
+                except Exception:
+                    # Bookkeeping failed after the work (the store): the work has run,
+                    # so it leaves the queue; running it again would re-send the turn.
+                    log.exception("chat %s: a request ended in an unexpected error", chat)
+                finally:
+                    lane.queue.popleft()
         finally:
             lane.task = None
             if not lane.queue and self._lanes.get(chat) is lane:
@@ -282,9 +298,7 @@ class Engine:
         return "stage_uploading" if work.message.attachments else "stage_thinking"
 
     async def _mark(self, work: _Work, state: RequestState, detail: str | None = None) -> None:
-        if work.request_id is None:
-            work.request_id = await self._record(work.message)
-        await self._store.set_request_state(work.request_id, state, detail)
+        await self._store.set_request_state(await self._request_id(work), state, detail)
 
     async def _state(self, turn: _Turn) -> tuple[BackendSession, ProjectState]:
         async def read(session: BackendSession) -> tuple[BackendSession, ProjectState]:
@@ -423,7 +437,13 @@ class Engine:
             pause = settings.recovery_first_check_s if check == 0 else settings.recovery_interval_s
             await asyncio.sleep(pause)
             waited += pause
-            state = await self._backend.state(session)
+            try:
+                state = await self._backend.state(session)
+            except (Unavailable, RateLimited) as exc:
+                # The network that dropped the stream may blink again: one unchanged
+                # read, not the end of the recovery (giving up invites a second send).
+                log.warning("chat %s: a state read while recovering failed: %s", turn.chat, exc)
+                continue
             if state.draft != before.draft or state.media_count != before.media_count:
                 changes = timeline.diff(
                     timeline.parse(before.draft), timeline.parse(state.draft), lang
@@ -476,13 +496,16 @@ class Engine:
             await self._store.save_job(replace(job, state="failed"))
             raise
         reporter.stage(replies.text("stage_sending", lang))
-        link = await link_task
         message = turn.work.message
-        text = caption(
-            done, lang, link=link, for_name=message.sender.name if message.is_group else None
-        )
         try:
+            link = await link_task
+            text = caption(
+                done, lang, link=link, for_name=message.sender.name if message.is_group else None
+            )
             await deliver(turn.work.channel, done, text, lang)
+        except BaseException:
+            await self._store.save_job(replace(job, state="failed"))
+            raise
         finally:
             # Delivered (the platform has its copy) or not deliverable: either way the
             # file must not pile up in the data dir, one clip per request.

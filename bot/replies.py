@@ -182,7 +182,8 @@ def result_buttons(lang: Lang) -> tuple[Button, ...]:
 
 
 def _mb(n: int) -> str:
-    return f"{n / 1_000_000:.0f}"
+    # Limits are binary megabytes (Nemo's 200 MB is 200 × 2**20 bytes, as are the platforms').
+    return f"{n / 2**20:.0f}"
 
 
 def error_reply(exc: BaseException, lang: Lang) -> str:

@@ -27,11 +27,20 @@ _CLICK = re.compile(
     re.IGNORECASE,
 )
 _ZH_CLICK = re.compile(r"点击\s*[「“\"]?([^，。！？」”\"]{1,12})[」”\"]?")
-_DRAG = re.compile(r"\b(drag|drop)\b|拖拽|拖动|拖放", re.IGNORECASE)
+# "drop" alone is too common a word ("a drop shadow"): only dropping something somewhere.
+_DRAG = re.compile(
+    r"\bdrag\b|\bdrop\b[^.!?。]{0,40}?\b(onto|into|here)\b|拖拽|拖动|拖放", re.IGNORECASE
+)
 _PREVIEW = re.compile(
     r"preview\b.*\btimeline|timeline\b.*\bpreview|时间线.*预览|预览.*时间线", re.I
 )
-_OPEN = re.compile(r"\bopen\s+(the\s+)?\w+|打开", re.IGNORECASE)
+# "open" only with a part of an editor ("open the panel"), not "an open sky".
+_OPEN = re.compile(
+    r"\bopen\s+(?:up\s+)?(?:the\s+|your\s+|a\s+)?(?:\w+\s+)?"
+    r"(?:editor|panel|timeline|tab|menu|settings|preview|library|window|app|workspace"
+    r"|project|sidebar|toolbar|inspector|properties|dashboard)\b|打开",
+    re.IGNORECASE,
+)
 _TEMPORARY_ISSUE = re.compile(r"temporary issue|暂时的问题|临时问题|暂时性问题", re.IGNORECASE)
 
 _SAY_EXPORT = {"en": 'say "export" (or use /export)', "zh": "发送“导出”（或使用 /export）"}

@@ -54,18 +54,27 @@ class NemoBackend:
             extra["user_id"] = info.user_id
         return BackendSession(info.session_id, extra)
 
+    def _learn_user(self, session: BackendSession) -> None:
+        # After a restart the client has its stored token but not whose it is; the
+        # stored session knows, and a 2001 needs it for the registration link.
+        if self.client.user_id is None and session.extra.get("user_id"):
+            self.client.user_id = session.extra["user_id"]
+
     async def upload(self, session: BackendSession, path: Path, filename: str) -> UploadedFile:
         """Upload a file into the session (streamed, 200 MB at most)."""
+        self._learn_user(session)
         files = await self.client.upload(session.session_id, path, filename)
         return files[0]
 
     async def instruct(self, session: BackendSession, text: str) -> AsyncIterator[AgentEvent]:
         """Send one instruction; the agent's events until the stream ends."""
+        self._learn_user(session)
         async for event in self.client.chat(session.session_id, text):
             yield event
 
     async def state(self, session: BackendSession) -> ProjectState:
         """The project's latest draft."""
+        self._learn_user(session)
         draft, media = await self.client.state(session.session_id)
         user_id = session.extra.get("user_id") or self.client.user_id
         return ProjectState(draft=draft, user_id=user_id, media_count=media)
@@ -88,6 +97,7 @@ class NemoBackend:
         """Render on Nemo, poll at an adaptive pace, and fetch the MP4."""
         if not exportable(state.draft):
             raise NothingToExport("The draft has no segments yet: generate a clip first")
+        self._learn_user(session)
         s = self._settings
         deadline = time.monotonic() + s.nemo_render_timeout_s
         yield ExportProgress("submitted", 0.0)
@@ -112,8 +122,13 @@ class NemoBackend:
         yield ExportProgress("downloading", 100.0)
         await asyncio.to_thread(dest_dir.mkdir, parents=True, exist_ok=True)
         dest = dest_dir / f"{job_id}.mp4"
-        size = await self._fetch(job_id, status.output_url, dest)
-        width, height, duration = await asyncio.to_thread(probe_mp4, dest)
+        try:
+            size = await self._fetch(job_id, status.output_url, dest)
+            width, height, duration = await asyncio.to_thread(probe_mp4, dest)
+        except BaseException:
+            # Not a clip anyone will receive: it must not pile up in the data dir.
+            dest.unlink(missing_ok=True)  # one quick call, also when cancelled
+            raise
         yield ExportDone(dest, status.output_url, width, height, duration, size)
 
     async def _submit(self, session: BackendSession, state: ProjectState) -> str:

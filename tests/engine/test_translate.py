@@ -73,3 +73,18 @@ def test_a_dropped_sentence_leaves_no_empty_line() -> None:
     out = translate("Title added.\nPreview it in the timeline.\nAnything else?")
     assert out.text == "Title added.\nAnything else?"
     assert out.show_timeline
+
+
+def test_open_and_drop_in_plain_words_are_not_gui_phrases() -> None:
+    for text in (
+        "I added a drop shadow to the title.",
+        "The clip starts on an open sky and zooms in.",
+        "Let's open with a wide shot of the city.",
+        "I lowered the music so the voice stands out; drop the volume further if you like.",
+    ):
+        out = translate(text)
+        assert out == type(out)(text, False), text
+    assert translate("Drop the photo onto the timeline.").text.startswith("Tell me in words")
+    assert translate("Drag and drop the clip here.").text.startswith("Tell me in words")
+    assert translate("Open the timeline to check it.").show_timeline
+    assert translate("Open your media library to see the photos.").show_timeline

@@ -1,0 +1,151 @@
+"""Review regressions: lanes, request records and texts under failure and races."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from bot.backend import BackendSession, ProjectState, TextMessage
+from bot.config import Settings
+from bot.engine import Engine
+from bot.errors import Unavailable
+from bot.types import Button, MessageRef
+from storage.base import RequestState
+from tests.engine.conftest import msg
+from tests.engine.doubles import (
+    MemoryStore,
+    RecordingChannel,
+    Script,
+    ScriptedBackend,
+    video_draft,
+)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (briefly) until `condition()` holds."""
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")
+
+
+class FlakyStore(MemoryStore):
+    """A store that cannot record a finished request (a full disk) while `broken` is set."""
+
+    broken = False
+
+    async def set_request_state(
+        self, request_id: int, state: RequestState, detail: str | None = None
+    ) -> None:
+        if self.broken and state in ("done", "failed"):
+            raise OSError("disk full")
+        await super().set_request_state(request_id, state, detail)
+
+
+async def test_a_store_failure_never_runs_the_turn_again(
+    settings: Settings, backend: ScriptedBackend, channel: RecordingChannel
+) -> None:
+    store = FlakyStore()
+    engine = Engine(settings, backend, store)
+    try:
+        store.broken = True
+        await engine.handle(msg("make a clip"), channel)
+        await engine.idle()
+        store.broken = False
+        await engine.handle(msg("add music"), channel)
+        await engine.idle()
+        assert [text for _, text in backend.instructions] == ["make a clip", "add music"]
+    finally:
+        await engine.aclose()
+
+
+class SlowQueuedNotice(RecordingChannel):
+    """A channel where the "next in line" notice takes a while to go out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def send_text(self, text: str, buttons: Sequence[Button] = ()) -> MessageRef:
+        if "next in line" in text:
+            await self.release.wait()
+        return await super().send_text(text, buttons)
+
+
+async def test_a_queued_request_that_starts_early_is_recorded_once(
+    engine: Engine, backend: ScriptedBackend, store: MemoryStore
+) -> None:
+    channel = SlowQueuedNotice()
+    gate = asyncio.Event()
+    backend.scripts.append(Script([TextMessage("on it")], video_draft("one"), gate=gate))
+    await engine.handle(msg("make a clip"), channel)
+    await until(lambda: bool(backend.instructions))
+    second = asyncio.create_task(engine.handle(msg("add music"), channel))
+    await asyncio.sleep(0.05)
+    gate.set()  # the first turn ends while the queued notice is still on its way
+    await until(lambda: len(backend.instructions) == 2)
+    await engine.idle()
+    channel.release.set()
+    await second
+    assert sorted(text for _, _, text, _ in store.requests.values()) == [
+        "add music",
+        "make a clip",
+    ]
+    assert [state for *_, state in store.requests.values()] == ["done", "done"]
+
+
+@dataclass
+class BlinkingBackend(ScriptedBackend):
+    """After a dropped stream, the first state read fails too (the network blinked)."""
+
+    blinked: bool = False
+
+    async def state(self, session: BackendSession) -> ProjectState:
+        if self._pending_drop_draft is not None and not self.blinked:
+            self.blinked = True
+            raise Unavailable("Nemo cannot be reached (ConnectError)")
+        return await super().state(session)
+
+
+async def test_a_failed_read_while_recovering_is_one_unchanged_read(
+    settings: Settings, store: MemoryStore, channel: RecordingChannel
+) -> None:
+    backend = BlinkingBackend()
+    backend.scripts.append(Script([], video_draft("city"), drop=True))
+    engine = Engine(settings, backend, store)
+    try:
+        await engine.handle(msg("make a clip"), channel)
+        await engine.idle()
+    finally:
+        await engine.aclose()
+    assert backend.blinked
+    assert len(backend.instructions) == 1
+    assert any("the work went through" in t for t in channel.texts())
+    assert [s.kind for s in channel.sent].count("video") == 1
+
+
+@dataclass
+class SlowLinkBackend(ScriptedBackend):
+    """The claim link never comes (a hung call)."""
+
+    asked: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def project_link(self, session: BackendSession) -> str | None:
+        self.asked.set()
+        await asyncio.Event().wait()
+        return None
+
+
+async def test_closing_while_the_clip_waits_for_its_link_leaves_no_file(
+    settings: Settings, store: MemoryStore, channel: RecordingChannel
+) -> None:
+    backend = SlowLinkBackend()
+    engine = Engine(settings, backend, store)
+    await engine.handle(msg("make a clip"), channel)
+    await backend.asked.wait()
+    await until(lambda: any("Sending" in s.text for s in channel.sent))
+    await engine.aclose()
+    assert list((settings.data_dir / "exports").rglob("*.mp4")) == []
+    assert [job.state for job in store.jobs.values()] == ["failed"]
