@@ -329,7 +329,15 @@ class Engine:
             if after is None:
                 return
         else:
-            after = await self._backend.state(session)
+            try:
+                after = await self._backend.state(session)
+            except (Unavailable, RateLimited) as exc:
+                # The turn ran: its words must still reach the user, and nothing may
+                # invite sending it again (that would run it, and charge it, twice).
+                log.warning("chat %s: state unreadable after a turn: %s", turn.chat, exc)
+                await self._say_agent_words(turn, texts)
+                await turn.work.channel.send_text(replies.text("state_unreadable", turn.lang))
+                return
             await self._answer(turn, before, after, texts, stream_errors)
         if timeline.exportable(after.draft) and after.draft != before.draft:
             await self._export(turn, session, after)
@@ -424,14 +432,19 @@ class Engine:
             return NoCredits(err.message, register_url=url, code=2001)
         return Unavailable(f"stream error {err.code}: {err.message}")
 
+    async def _say_agent_words(self, turn: _Turn, texts: list[str]) -> None:
+        """The agent's words of a turn, translated, when the project cannot be shown."""
+        if kept := drop_trailing_issue([t for t in texts if t.strip()]):
+            shown = (translate(t, turn.lang).text for t in kept)
+            await turn.work.channel.send_text("\n\n".join(t for t in shown if t))
+
     async def _recover(
         self, turn: _Turn, session: BackendSession, before: ProjectState, texts: list[str]
     ) -> ProjectState | None:
         """After a dropped stream: read the state until it changes; never re-send."""
         settings, lang = self._settings, turn.lang
         turn.reporter.stage(replies.text("stage_recovering", lang))
-        if kept := drop_trailing_issue([t for t in texts if t.strip()]):
-            await turn.work.channel.send_text("\n\n".join(translate(t, lang).text for t in kept))
+        await self._say_agent_words(turn, texts)
         waited = 0.0
         for check in range(settings.recovery_max_checks):
             pause = settings.recovery_first_check_s if check == 0 else settings.recovery_interval_s

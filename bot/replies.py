@@ -143,6 +143,12 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "That took too long and timed out. Try again, perhaps with a simpler request.",
         "zh": "处理超时。请再试一次，或者换个简单些的要求。",
     },
+    "state_unreadable": {
+        "en": "That went through, but I can't read the project right now to make the clip. "
+        "Say “export” in a minute to get it (no need to repeat your request).",
+        "zh": "请求已完成，但暂时无法读取项目来生成视频。"
+        "过一分钟说“导出”即可获取（不用重复请求）。",
+    },
     "err_unavailable": {
         "en": "I can't reach the video service right now. Please try again shortly.",
         "zh": "暂时无法连接视频服务，请稍后再试。",
