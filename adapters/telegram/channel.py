@@ -71,6 +71,8 @@ class TelegramChannel:
         self._chat_id = chat_id
         self._limits = limits
         self._action_interval_s = action_interval_s
+        # Status messages someone deleted, and the message sent in their place.
+        self._moved: dict[str, str] = {}
 
     @property
     def max_upload_bytes(self) -> int | None:
@@ -100,18 +102,25 @@ class TelegramChannel:
         return lambda: self._bot.send_message(self._chat_id, text, reply_markup=markup)
 
     async def edit_text(self, ref: MessageRef, text: str) -> None:
-        """Replace a message's text; the same text again is not an error."""
+        """Replace a message's text; the same text again is not an error, and a message
+        that was deleted is sent again (later edits go to the new one)."""
+        message_id = int(self._moved.get(ref.id, ref.id))
         try:
             await with_flood_retry(
                 lambda: self._bot.edit_message_text(
                     _clip(text or "…", MessageLimit.MAX_TEXT_LENGTH),
                     chat_id=self._chat_id,
-                    message_id=int(ref.id),
+                    message_id=message_id,
                 ),
                 "editMessageText",
             )
         except BadRequest as exc:
-            if "not modified" in exc.message.lower():
+            reason = exc.message.lower()
+            if "not modified" in reason:
+                return
+            if "message to edit not found" in reason or "can't be edited" in reason:
+                sent = await self.send_text(_clip(text, MessageLimit.MAX_TEXT_LENGTH))
+                self._moved[ref.id] = sent.id
                 return
             log.warning("Telegram editMessageText failed: %s", exc.message)
             raise Unavailable(f"Telegram editMessageText failed: {exc.message}") from exc

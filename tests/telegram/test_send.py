@@ -7,12 +7,11 @@ import io
 import time
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from adapters.telegram.channel import TelegramChannel
 from bot.config import Settings
-from bot.types import Button, IncomingMessage, MessageRef, OutgoingChannel, VideoInfo
+from bot.types import Button, IncomingMessage, OutgoingChannel, VideoInfo
 
 from .builders import message, private_chat, update, user
 from .conftest import Recorder, StartAdapter, video_codec, write_mp4
@@ -51,8 +50,19 @@ async def test_text_with_buttons_and_edits(
     await channel.edit_text(ref, "Rendering 40%")  # "message is not modified": not an error
     assert fake_api.texts(CHAT) == ["Rendering 40%"]
     assert len(fake_api.calls_to("editMessageText")) == 2
-    with pytest.raises(Exception, match="not found"):
-        await channel.edit_text(MessageRef("424242"), "gone")
+
+
+async def test_a_deleted_status_message_is_sent_again_not_lost(
+    fake_api: FakeBotApi, start_adapter: StartAdapter
+) -> None:
+    channel = await _channel(fake_api, start_adapter)
+    ref = await channel.send_text("Rendering 10%")
+    fake_api.delete_message(CHAT, int(ref.id))
+    await channel.edit_text(ref, "Rendering 40%")
+    assert fake_api.texts(CHAT) == ["Rendering 40%"]
+    # Later edits of the same ref go to the new message, not another new one each time.
+    await channel.edit_text(ref, "Rendering 90%")
+    assert fake_api.texts(CHAT) == ["Rendering 90%"]
 
 
 async def test_long_text_is_split_not_lost(
