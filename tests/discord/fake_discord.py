@@ -482,7 +482,7 @@ class FakeDiscord:
                 if "components" in body:
                     sent.components = body["components"] or []
                 return _json(self._message_payload(sent))
-        return self._not_found(request)
+        return _json({"message": "Unknown Message", "code": 10008}, status=404)
 
     def _not_found(self, request: web.Request) -> web.Response:
         self.unknown.append(f"{request.method} {request.path}")
@@ -581,6 +581,10 @@ class FakeDiscord:
         return web.Response(body=found[1], content_type="application/octet-stream")
 
     # --- reading the records ----------------------------------------------------------
+
+    def delete_message(self, message_id: int) -> None:
+        """Someone deleted one of the bot's messages: editing it is a 404 from now on."""
+        self.messages = [m for m in self.messages if m.id != message_id]
 
     def followups(self) -> list[SentMessage]:
         return [m for m in self.messages if m.via == "followup"]

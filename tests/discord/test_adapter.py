@@ -242,6 +242,25 @@ async def test_expired_interaction_token_falls_back_to_channel_messages(
         await adapter.stop()
 
 
+@pytest.mark.parametrize("by_command", [False, True], ids=["channel", "followup"])
+async def test_a_deleted_status_message_is_sent_again_not_lost(
+    fake: FakeDiscord, adapter: DiscordAdapter, recorder: Recorder, by_command: bool
+) -> None:
+    async def reply(message: IncomingMessage, channel: OutgoingChannel) -> None:
+        ref = await channel.send_text("Rendering 10%")
+        fake.delete_message(fake.messages[-1].id)
+        await channel.edit_text(ref, "Rendering 40%")
+        await channel.edit_text(ref, "Rendering 90%")
+
+    recorder.reply = reply
+    if by_command:
+        await fake.slash_command("status", guild=False)
+    else:
+        await fake.send_message("hello", guild=False)
+    await recorder.next()
+    await fake.wait_until(lambda: [m.text for m in fake.messages] == ["Rendering 90%"])
+
+
 async def test_a_failing_handler_is_answered_not_silent(
     fake: FakeDiscord, adapter: DiscordAdapter, recorder: Recorder
 ) -> None:
