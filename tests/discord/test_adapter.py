@@ -16,6 +16,7 @@ from bot.errors import FileTooLarge
 from bot.types import Button, IncomingMessage, OutgoingChannel, VideoInfo
 from storage.sqlite import SqliteStore
 from tests.discord.fake_discord import (
+    BOT_ROLE_ID,
     BOT_USER,
     DM_CHANNEL_ID,
     OTHER_USER,
@@ -143,6 +144,19 @@ async def test_server_messages_are_addressed_only_by_mention_or_reply(
     await fake.send_message("ignore me", guild=True, author={**OTHER_USER, "bot": True})
     await fake.send_message("last", guild=True, mentions=[BOT_USER])
     assert (await recorder.next(4)).text == "last"  # the other bot's message was dropped
+
+
+async def test_a_mention_of_the_bots_role_addresses_the_bot(
+    fake: FakeDiscord, adapter: DiscordAdapter, recorder: Recorder
+) -> None:
+    # Discord's @ picker offers the bot's managed role next to the bot; both mean "you".
+    photo = fake.add_file("cat.png", PNG, "image/png")
+    await fake.send_message(
+        f"<@&{BOT_ROLE_ID}> zoom in", guild=True, mention_roles=[BOT_ROLE_ID], attachments=[photo]
+    )
+    message = await recorder.next()
+    assert (message.addressed, message.text) == (True, "zoom in")
+    assert [a.name for a in message.attachments] == ["cat.png"]
 
 
 async def test_animate_defers_then_answers_in_followups(
