@@ -66,9 +66,12 @@ class TelegramChannel:
         limits: TelegramLimits,
         *,
         action_interval_s: float = ACTION_INTERVAL_S,
+        thread_id: int | None = None,
     ) -> None:
         self._bot = bot
         self._chat_id = chat_id
+        # The forum topic the request came from: without it, sends land in "General".
+        self._thread_id = thread_id
         self._limits = limits
         self._action_interval_s = action_interval_s
         # Status messages someone deleted, and the message sent in their place.
@@ -99,7 +102,9 @@ class TelegramChannel:
     def _sender(
         self, text: str, markup: InlineKeyboardMarkup | None
     ) -> Callable[[], Awaitable[Message]]:
-        return lambda: self._bot.send_message(self._chat_id, text, reply_markup=markup)
+        return lambda: self._bot.send_message(
+            self._chat_id, text, reply_markup=markup, message_thread_id=self._thread_id
+        )
 
     async def edit_text(self, ref: MessageRef, text: str) -> None:
         """Replace a message's text; the same text again is not an error, and a message
@@ -158,6 +163,7 @@ class TelegramChannel:
                 supports_streaming=True,
                 thumbnail=InputFile(thumb, filename="thumb.jpg", attach=True) if thumb else None,
                 reply_markup=markup,
+                message_thread_id=self._thread_id,
             )
 
         sent = await self._call(send, "sendVideo")
@@ -193,7 +199,9 @@ class TelegramChannel:
     async def _keep_action(self, done: asyncio.Event) -> None:
         while not done.is_set():
             try:
-                await self._bot.send_chat_action(self._chat_id, ChatAction.UPLOAD_VIDEO)
+                await self._bot.send_chat_action(
+                    self._chat_id, ChatAction.UPLOAD_VIDEO, message_thread_id=self._thread_id
+                )
             except TelegramError as exc:
                 # A missed chat action is cosmetic: never worth failing the work for.
                 log.debug("sendChatAction failed: %s", exc.message)

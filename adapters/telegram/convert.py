@@ -62,6 +62,12 @@ def is_group(chat: Chat) -> bool:
     return chat.type in GROUP_TYPES
 
 
+def topic_of(message: Message) -> int | None:
+    """The forum topic a message was sent in (replies must go there), if any."""
+    # Outside forums message_thread_id also marks reply threads: only topics count.
+    return message.message_thread_id if message.is_topic_message else None
+
+
 def _entities(message: Message) -> dict[MessageEntity, str]:
     if message.text is not None:
         return message.parse_entities()

@@ -31,6 +31,7 @@ from .convert import (
     oversized,
     sender_of,
     to_incoming,
+    topic_of,
 )
 from .flood import with_flood_retry
 from .limits import TelegramLimits
@@ -202,7 +203,7 @@ class TelegramAdapter:
         assert self._me is not None
         first = messages[0]
         language = first.from_user.language_code if first.from_user else None
-        channel = self._channel(first.chat.id)
+        channel = self._channel(first.chat.id, topic_of(first))
         try:
             incoming = to_incoming(messages, self._me, file_fetcher(self._app.bot))
             too_big = oversized(incoming, self._limits.download_bytes)
@@ -233,7 +234,9 @@ class TelegramAdapter:
             log.info("Telegram answerCallbackQuery failed: %s", exc.message)
         if not known or message is None:
             return
-        channel = self._channel(message.chat.id)
+        channel = self._channel(
+            message.chat.id, topic_of(message) if isinstance(message, Message) else None
+        )
         incoming = IncomingMessage(
             chat=chat_key(message.chat),
             sender=sender_of(query.from_user),
@@ -246,9 +249,13 @@ class TelegramAdapter:
         except Exception:
             await self._apologize(channel, language)
 
-    def _channel(self, chat_id: int) -> TelegramChannel:
+    def _channel(self, chat_id: int, thread_id: int | None) -> TelegramChannel:
         return TelegramChannel(
-            self._app.bot, chat_id, self._limits, action_interval_s=self._action_interval_s
+            self._app.bot,
+            chat_id,
+            self._limits,
+            action_interval_s=self._action_interval_s,
+            thread_id=thread_id,
         )
 
     @staticmethod
