@@ -51,8 +51,11 @@ def chat_key(chat: Chat) -> ChatKey:
     return ChatKey(PLATFORM, str(chat.id))
 
 
-def sender_of(user: User) -> Sender:
-    """The sender, named the way a group would call them."""
+def sender_of(user: User, on_behalf_of: Chat | None = None) -> Sender:
+    """The sender, named the way a group would call them (an anonymous admin: the chat)."""
+    if on_behalf_of is not None:
+        title = on_behalf_of.title or on_behalf_of.effective_name or str(on_behalf_of.id)
+        return Sender(id=str(on_behalf_of.id), name=title, language_code=user.language_code)
     name = user.full_name or (f"@{user.username}" if user.username else str(user.id))
     return Sender(id=str(user.id), name=name, language_code=user.language_code)
 
@@ -183,7 +186,7 @@ def to_incoming(
         attachments = attachments_of(replied, make_fetch)
     return IncomingMessage(
         chat=chat_key(first.chat),
-        sender=sender_of(first.from_user),
+        sender=sender_of(first.from_user, first.sender_chat),
         text=texts[0] if texts else "",
         attachments=tuple(attachments),
         is_group=is_group(first.chat),

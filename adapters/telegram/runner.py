@@ -191,7 +191,11 @@ class TelegramAdapter:
             await self._on_button(update.callback_query)
         elif update.message is not None:
             message = update.message
-            if message.from_user is None or message.from_user.is_bot:
+            # Bots never see other bots' messages; a bot sender with a sender_chat is an
+            # admin posting anonymously as the group, a person to answer.
+            if message.from_user is None or (
+                message.from_user.is_bot and message.sender_chat is None
+            ):
                 return
             if message.media_group_id is not None:
                 self._albums.add(message)
