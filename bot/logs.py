@@ -10,8 +10,10 @@ from collections.abc import Iterable
 # (a token the backend just issued, a token inside a URL a library logs).
 _TOKEN_SHAPES = re.compile(
     r"nmv_usr_[A-Za-z0-9_-]+"  # Nemo user tokens
-    r"|\b\d{6,12}:[A-Za-z0-9_-]{30,}"  # Telegram bot tokens
-    r"|[MN][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}"  # Discord bot tokens
+    # Telegram bot tokens, also right after the "/bot" of a Bot API URL (no \b there)
+    r"|(?<![0-9])\d{6,12}:[A-Za-z0-9_-]{30,}"
+    # Discord bot tokens: the base64 bot id starts with M, N or O
+    r"|[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}"
     r"|(?<=Bearer )[A-Za-z0-9._~+/=-]+"
 )
 REDACTED = "[redacted]"

@@ -50,6 +50,13 @@ def test_redaction_of_configured_and_known_shapes() -> None:
     assert out.count("[redacted]") == 3
 
 
+def test_redaction_of_discord_tokens_of_every_era() -> None:
+    # The first part is the bot's id in base64: "MT…", "OT…" and "OD…", "Nz…" all occur.
+    tail = ".GhIjKl." + "x" * 38
+    for head in ("MTA" + "y" * 23, "OTk" + "y" * 21, "Nzk" + "y" * 21):
+        assert redact(f"token {head}{tail} used") == "token [redacted] used"
+
+
 def test_filter_redacts_arguments_and_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
     logger = logging.getLogger("clipbot.test.redact")
     caplog.handler.addFilter(RedactingFilter(["hunter2"]))

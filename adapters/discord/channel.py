@@ -90,17 +90,22 @@ class DiscordChannel:
         return await self._send(text, buttons)
 
     async def edit_text(self, ref: MessageRef, text: str) -> None:
-        """Edit a message in place; one whose token expired is sent again, once."""
+        """Edit a message in place; one whose token expired, or that someone deleted, is
+        sent again, once (later edits go to the new message)."""
         ref_id = self._moved.get(ref.id, ref.id)
         kind, _, raw_id = ref_id.partition(":")
-        if kind == _WEBHOOK:
-            if self._interaction is not None and self._token_alive():
-                await self._interaction.followup.edit_message(int(raw_id), content=_clip(text))
+        try:
+            if kind == _WEBHOOK:
+                if self._interaction is not None and self._token_alive():
+                    await self._interaction.followup.edit_message(int(raw_id), content=_clip(text))
+                    return
+                moved = await self._target.send(content=_clip(text))
+                self._moved[ref.id] = f"{_CHANNEL}:{moved.id}"
                 return
-            moved = await self._target.send(content=_clip(text))
-            self._moved[ref.id] = f"{_CHANNEL}:{moved.id}"
-            return
-        await self._target.get_partial_message(int(raw_id)).edit(content=_clip(text))
+            await self._target.get_partial_message(int(raw_id)).edit(content=_clip(text))
+        except discord.NotFound:
+            log.info("discord: status message %s is gone; sending it again", raw_id)
+            self._moved[ref.id] = (await self._send(text, ())).id
 
     async def send_video(
         self,

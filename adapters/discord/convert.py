@@ -61,16 +61,24 @@ def sender_of(user: discord.User | discord.Member, locale: discord.Locale | None
     return Sender(id=str(user.id), name=user.display_name, language_code=language)
 
 
-def strip_mentions(text: str, bot_id: int) -> str:
-    """The text without mentions of the bot (both `<@id>` and the older `<@!id>`)."""
+def strip_mentions(text: str, bot_id: int, role_ids: Sequence[int] = ()) -> str:
+    """The text without mentions of the bot (`<@id>`, the older `<@!id>`, and `<@&role>`
+    for the bot's own role)."""
+    for role_id in role_ids:
+        text = text.replace(f"<@&{role_id}>", " ")
     return re.sub(rf"<@!?{bot_id}>", " ", text).strip()
 
 
+def _bot_roles(message: discord.Message, bot_id: int) -> list[int]:
+    """Mentioned roles that are the bot's own (the managed role Discord gives a bot)."""
+    return [r.id for r in message.role_mentions if r.tags is not None and r.tags.bot_id == bot_id]
+
+
 def is_addressed(message: discord.Message, bot_id: int) -> bool:
-    """In a DM always; in a server when the bot is mentioned or replied to."""
+    """In a DM always; in a server when the bot (or its role) is mentioned or replied to."""
     if message.guild is None:
         return True
-    if any(user.id == bot_id for user in message.mentions):
+    if any(user.id == bot_id for user in message.mentions) or _bot_roles(message, bot_id):
         return True
     reference = message.reference
     resolved = reference.resolved if reference is not None else None
@@ -84,7 +92,7 @@ def from_message(message: discord.Message, bot_id: int) -> IncomingMessage | Non
     return IncomingMessage(
         chat=chat_key(message.channel.id),
         sender=sender_of(message.author),
-        text=strip_mentions(message.content, bot_id),
+        text=strip_mentions(message.content, bot_id, _bot_roles(message, bot_id)),
         attachments=tuple(to_attachment(a) for a in message.attachments),
         is_group=message.guild is not None,
         addressed=is_addressed(message, bot_id),

@@ -66,11 +66,16 @@ class TelegramChannel:
         limits: TelegramLimits,
         *,
         action_interval_s: float = ACTION_INTERVAL_S,
+        thread_id: int | None = None,
     ) -> None:
         self._bot = bot
         self._chat_id = chat_id
+        # The forum topic the request came from: without it, sends land in "General".
+        self._thread_id = thread_id
         self._limits = limits
         self._action_interval_s = action_interval_s
+        # Status messages someone deleted, and the message sent in their place.
+        self._moved: dict[str, str] = {}
 
     @property
     def max_upload_bytes(self) -> int | None:
@@ -97,21 +102,30 @@ class TelegramChannel:
     def _sender(
         self, text: str, markup: InlineKeyboardMarkup | None
     ) -> Callable[[], Awaitable[Message]]:
-        return lambda: self._bot.send_message(self._chat_id, text, reply_markup=markup)
+        return lambda: self._bot.send_message(
+            self._chat_id, text, reply_markup=markup, message_thread_id=self._thread_id
+        )
 
     async def edit_text(self, ref: MessageRef, text: str) -> None:
-        """Replace a message's text; the same text again is not an error."""
+        """Replace a message's text; the same text again is not an error, and a message
+        that was deleted is sent again (later edits go to the new one)."""
+        message_id = int(self._moved.get(ref.id, ref.id))
         try:
             await with_flood_retry(
                 lambda: self._bot.edit_message_text(
                     _clip(text or "…", MessageLimit.MAX_TEXT_LENGTH),
                     chat_id=self._chat_id,
-                    message_id=int(ref.id),
+                    message_id=message_id,
                 ),
                 "editMessageText",
             )
         except BadRequest as exc:
-            if "not modified" in exc.message.lower():
+            reason = exc.message.lower()
+            if "not modified" in reason:
+                return
+            if "message to edit not found" in reason or "can't be edited" in reason:
+                sent = await self.send_text(_clip(text, MessageLimit.MAX_TEXT_LENGTH))
+                self._moved[ref.id] = sent.id
                 return
             log.warning("Telegram editMessageText failed: %s", exc.message)
             raise Unavailable(f"Telegram editMessageText failed: {exc.message}") from exc
@@ -149,6 +163,7 @@ class TelegramChannel:
                 supports_streaming=True,
                 thumbnail=InputFile(thumb, filename="thumb.jpg", attach=True) if thumb else None,
                 reply_markup=markup,
+                message_thread_id=self._thread_id,
             )
 
         sent = await self._call(send, "sendVideo")
@@ -184,7 +199,9 @@ class TelegramChannel:
     async def _keep_action(self, done: asyncio.Event) -> None:
         while not done.is_set():
             try:
-                await self._bot.send_chat_action(self._chat_id, ChatAction.UPLOAD_VIDEO)
+                await self._bot.send_chat_action(
+                    self._chat_id, ChatAction.UPLOAD_VIDEO, message_thread_id=self._thread_id
+                )
             except TelegramError as exc:
                 # A missed chat action is cosmetic: never worth failing the work for.
                 log.debug("sendChatAction failed: %s", exc.message)

@@ -51,8 +51,11 @@ def chat_key(chat: Chat) -> ChatKey:
     return ChatKey(PLATFORM, str(chat.id))
 
 
-def sender_of(user: User) -> Sender:
-    """The sender, named the way a group would call them."""
+def sender_of(user: User, on_behalf_of: Chat | None = None) -> Sender:
+    """The sender, named the way a group would call them (an anonymous admin: the chat)."""
+    if on_behalf_of is not None:
+        title = on_behalf_of.title or on_behalf_of.effective_name or str(on_behalf_of.id)
+        return Sender(id=str(on_behalf_of.id), name=title, language_code=user.language_code)
     name = user.full_name or (f"@{user.username}" if user.username else str(user.id))
     return Sender(id=str(user.id), name=name, language_code=user.language_code)
 
@@ -60,6 +63,12 @@ def sender_of(user: User) -> Sender:
 def is_group(chat: Chat) -> bool:
     """A group or supergroup (channels never reach the bot: not in allowed_updates)."""
     return chat.type in GROUP_TYPES
+
+
+def topic_of(message: Message) -> int | None:
+    """The forum topic a message was sent in (replies must go there), if any."""
+    # Outside forums message_thread_id also marks reply threads: only topics count.
+    return message.message_thread_id if message.is_topic_message else None
 
 
 def _entities(message: Message) -> dict[MessageEntity, str]:
@@ -177,7 +186,7 @@ def to_incoming(
         attachments = attachments_of(replied, make_fetch)
     return IncomingMessage(
         chat=chat_key(first.chat),
-        sender=sender_of(first.from_user),
+        sender=sender_of(first.from_user, first.sender_chat),
         text=texts[0] if texts else "",
         attachments=tuple(attachments),
         is_group=is_group(first.chat),

@@ -31,6 +31,7 @@ from .convert import (
     oversized,
     sender_of,
     to_incoming,
+    topic_of,
 )
 from .flood import with_flood_retry
 from .limits import TelegramLimits
@@ -190,7 +191,11 @@ class TelegramAdapter:
             await self._on_button(update.callback_query)
         elif update.message is not None:
             message = update.message
-            if message.from_user is None or message.from_user.is_bot:
+            # Bots never see other bots' messages; a bot sender with a sender_chat is an
+            # admin posting anonymously as the group, a person to answer.
+            if message.from_user is None or (
+                message.from_user.is_bot and message.sender_chat is None
+            ):
                 return
             if message.media_group_id is not None:
                 self._albums.add(message)
@@ -202,7 +207,7 @@ class TelegramAdapter:
         assert self._me is not None
         first = messages[0]
         language = first.from_user.language_code if first.from_user else None
-        channel = self._channel(first.chat.id)
+        channel = self._channel(first.chat.id, topic_of(first))
         try:
             incoming = to_incoming(messages, self._me, file_fetcher(self._app.bot))
             too_big = oversized(incoming, self._limits.download_bytes)
@@ -233,7 +238,9 @@ class TelegramAdapter:
             log.info("Telegram answerCallbackQuery failed: %s", exc.message)
         if not known or message is None:
             return
-        channel = self._channel(message.chat.id)
+        channel = self._channel(
+            message.chat.id, topic_of(message) if isinstance(message, Message) else None
+        )
         incoming = IncomingMessage(
             chat=chat_key(message.chat),
             sender=sender_of(query.from_user),
@@ -246,9 +253,13 @@ class TelegramAdapter:
         except Exception:
             await self._apologize(channel, language)
 
-    def _channel(self, chat_id: int) -> TelegramChannel:
+    def _channel(self, chat_id: int, thread_id: int | None) -> TelegramChannel:
         return TelegramChannel(
-            self._app.bot, chat_id, self._limits, action_interval_s=self._action_interval_s
+            self._app.bot,
+            chat_id,
+            self._limits,
+            action_interval_s=self._action_interval_s,
+            thread_id=thread_id,
         )
 
     @staticmethod

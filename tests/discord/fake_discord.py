@@ -28,6 +28,8 @@ TEXT_CHANNEL_ID = 1100000000000000003
 DM_CHANNEL_ID = 1100000000000000004
 USER_ID = 1100000000000000005
 OTHER_USER_ID = 1100000000000000006
+#: The role Discord creates for the bot when it joins; people often pick it when typing @.
+BOT_ROLE_ID = 1100000000000000007
 DISCORD_EPOCH_MS = 1420070400000
 TIMESTAMP = "2025-01-01T00:00:00+00:00"
 # Administrator in the server, so every permission check the library makes passes.
@@ -251,7 +253,19 @@ class FakeDiscord:
                     "managed": False,
                     "mentionable": False,
                     "flags": 0,
-                }
+                },
+                {
+                    "id": str(BOT_ROLE_ID),
+                    "name": "clipbot",
+                    "permissions": "0",
+                    "position": 1,
+                    "color": 0,
+                    "hoist": False,
+                    "managed": True,
+                    "mentionable": True,
+                    "flags": 0,
+                    "tags": {"bot_id": str(BOT_ID)},
+                },
             ],
             "channels": [self.text_channel()],
             "members": [self.member(BOT_USER)],
@@ -285,7 +299,7 @@ class FakeDiscord:
     def member(self, user: JSON) -> JSON:
         return {
             "user": user,
-            "roles": [],
+            "roles": [str(BOT_ROLE_ID)] if user["id"] == BOT_USER["id"] else [],
             "joined_at": TIMESTAMP,
             "deaf": False,
             "mute": False,
@@ -318,6 +332,7 @@ class FakeDiscord:
         attachments: list[JSON] | None = None,
         mentions: list[JSON] | None = None,
         reply_to: SentMessage | None = None,
+        mention_roles: list[int] | None = None,
     ) -> JSON:
         """A MESSAGE_CREATE payload in the server channel or the DM."""
         payload: JSON = {
@@ -330,7 +345,7 @@ class FakeDiscord:
             "tts": False,
             "mention_everyone": False,
             "mentions": mentions or [],
-            "mention_roles": [],
+            "mention_roles": [str(r) for r in mention_roles or []],
             "attachments": attachments or [],
             "embeds": [],
             "pinned": False,
@@ -482,7 +497,7 @@ class FakeDiscord:
                 if "components" in body:
                     sent.components = body["components"] or []
                 return _json(self._message_payload(sent))
-        return self._not_found(request)
+        return _json({"message": "Unknown Message", "code": 10008}, status=404)
 
     def _not_found(self, request: web.Request) -> web.Response:
         self.unknown.append(f"{request.method} {request.path}")
@@ -581,6 +596,10 @@ class FakeDiscord:
         return web.Response(body=found[1], content_type="application/octet-stream")
 
     # --- reading the records ----------------------------------------------------------
+
+    def delete_message(self, message_id: int) -> None:
+        """Someone deleted one of the bot's messages: editing it is a 404 from now on."""
+        self.messages = [m for m in self.messages if m.id != message_id]
 
     def followups(self) -> list[SentMessage]:
         return [m for m in self.messages if m.via == "followup"]

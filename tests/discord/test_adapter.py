@@ -16,6 +16,7 @@ from bot.errors import FileTooLarge
 from bot.types import Button, IncomingMessage, OutgoingChannel, VideoInfo
 from storage.sqlite import SqliteStore
 from tests.discord.fake_discord import (
+    BOT_ROLE_ID,
     BOT_USER,
     DM_CHANNEL_ID,
     OTHER_USER,
@@ -145,6 +146,19 @@ async def test_server_messages_are_addressed_only_by_mention_or_reply(
     assert (await recorder.next(4)).text == "last"  # the other bot's message was dropped
 
 
+async def test_a_mention_of_the_bots_role_addresses_the_bot(
+    fake: FakeDiscord, adapter: DiscordAdapter, recorder: Recorder
+) -> None:
+    # Discord's @ picker offers the bot's managed role next to the bot; both mean "you".
+    photo = fake.add_file("cat.png", PNG, "image/png")
+    await fake.send_message(
+        f"<@&{BOT_ROLE_ID}> zoom in", guild=True, mention_roles=[BOT_ROLE_ID], attachments=[photo]
+    )
+    message = await recorder.next()
+    assert (message.addressed, message.text) == (True, "zoom in")
+    assert [a.name for a in message.attachments] == ["cat.png"]
+
+
 async def test_animate_defers_then_answers_in_followups(
     fake: FakeDiscord, adapter: DiscordAdapter, recorder: Recorder, tmp_path: Path
 ) -> None:
@@ -240,6 +254,25 @@ async def test_expired_interaction_token_falls_back_to_channel_messages(
         assert sent[1].text == "Too big: download it here.\nhttps://example.invalid/clip.mp4"
     finally:
         await adapter.stop()
+
+
+@pytest.mark.parametrize("by_command", [False, True], ids=["channel", "followup"])
+async def test_a_deleted_status_message_is_sent_again_not_lost(
+    fake: FakeDiscord, adapter: DiscordAdapter, recorder: Recorder, by_command: bool
+) -> None:
+    async def reply(message: IncomingMessage, channel: OutgoingChannel) -> None:
+        ref = await channel.send_text("Rendering 10%")
+        fake.delete_message(fake.messages[-1].id)
+        await channel.edit_text(ref, "Rendering 40%")
+        await channel.edit_text(ref, "Rendering 90%")
+
+    recorder.reply = reply
+    if by_command:
+        await fake.slash_command("status", guild=False)
+    else:
+        await fake.send_message("hello", guild=False)
+    await recorder.next()
+    await fake.wait_until(lambda: [m.text for m in fake.messages] == ["Rendering 90%"])
 
 
 async def test_a_failing_handler_is_answered_not_silent(

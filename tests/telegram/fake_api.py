@@ -143,6 +143,10 @@ class FakeBotApi:
             if c.method == method and (limited is None or c.limited == limited)
         ]
 
+    def delete_message(self, chat_id: int, message_id: int) -> None:
+        """A user (or an admin) deleted one of the bot's messages."""
+        del self.messages[(chat_id, message_id)]
+
     def texts(self, chat_id: int) -> list[str]:
         """The current text of every message the bot sent to a chat, in order."""
         return [

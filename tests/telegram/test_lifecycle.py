@@ -148,3 +148,34 @@ async def test_create_adapter_is_what_the_app_wiring_calls(
     await adapter.stop()  # stopping twice is harmless
     with pytest.raises(ValueError, match="TELEGRAM_BOT_TOKEN"):
         create_adapter(Settings.load(None), recorder, store)
+
+
+async def test_a_token_in_a_url_the_libraries_log_is_redacted(
+    fake_api: FakeBotApi, settings: Settings, store: SqliteStore
+) -> None:
+    """httpx logs every Bot API URL, token included: the shape alone must catch it (a
+    filter that was never told the token, as for one set after logging started)."""
+    import io
+    import logging
+
+    from adapters.telegram import TelegramAdapter
+    from bot.errors import AdapterStartError
+    from bot.logs import RedactingFilter
+
+    token = "9" * 10 + ":" + "FAKE" * 9  # the shape of a real token, obviously not one
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(RedactingFilter())
+    httpx_log = logging.getLogger("httpx")
+    httpx_log.addHandler(handler)
+    level, httpx_log.level = httpx_log.level, logging.INFO
+    try:
+        wrong = settings.model_copy(update={"telegram_bot_token": SecretStr(token)})
+        with pytest.raises(AdapterStartError):
+            await TelegramAdapter(wrong, Recorder(), store).start()  # the fake answers 401
+    finally:
+        httpx_log.removeHandler(handler)
+        httpx_log.setLevel(level)
+    assert "/getMe" in out.getvalue()
+    assert token not in out.getvalue()
+    assert token.partition(":")[2] not in out.getvalue()

@@ -209,3 +209,19 @@ async def test_an_album_still_collecting_is_handed_over_on_stop(
     await adapter.stop()
     [incoming] = await recorder.next()
     assert len(incoming.attachments) == 2
+
+
+async def test_an_anonymous_group_admin_is_answered(
+    fake_api: FakeBotApi, recorder: Recorder, start_adapter: StartAdapter
+) -> None:
+    # An admin posting "as the group" arrives from @GroupAnonymousBot (a bot) with the
+    # group as sender_chat; bots never see other bots' messages, so this is a person.
+    await start_adapter(recorder)
+    anonymous = {"id": 1087968824, "is_bot": True, "first_name": "Group",
+                 "username": "GroupAnonymousBot"}  # fmt: skip
+    asked = message(GROUP, anonymous, text="@clipbot_test_bot make it pop")
+    asked["sender_chat"] = GROUP
+    fake_api.push_update(update(asked))
+    [incoming] = await recorder.next()
+    assert (incoming.addressed, incoming.text) == (True, "make it pop")
+    assert incoming.sender.name == GROUP["title"]

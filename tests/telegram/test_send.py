@@ -7,14 +7,13 @@ import io
 import time
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from adapters.telegram.channel import TelegramChannel
 from bot.config import Settings
-from bot.types import Button, IncomingMessage, MessageRef, OutgoingChannel, VideoInfo
+from bot.types import Button, IncomingMessage, OutgoingChannel, VideoInfo
 
-from .builders import message, private_chat, update, user
+from .builders import group_chat, message, private_chat, update, user
 from .conftest import Recorder, StartAdapter, video_codec, write_mp4
 from .fake_api import FakeBotApi
 
@@ -51,8 +50,19 @@ async def test_text_with_buttons_and_edits(
     await channel.edit_text(ref, "Rendering 40%")  # "message is not modified": not an error
     assert fake_api.texts(CHAT) == ["Rendering 40%"]
     assert len(fake_api.calls_to("editMessageText")) == 2
-    with pytest.raises(Exception, match="not found"):
-        await channel.edit_text(MessageRef("424242"), "gone")
+
+
+async def test_a_deleted_status_message_is_sent_again_not_lost(
+    fake_api: FakeBotApi, start_adapter: StartAdapter
+) -> None:
+    channel = await _channel(fake_api, start_adapter)
+    ref = await channel.send_text("Rendering 10%")
+    fake_api.delete_message(CHAT, int(ref.id))
+    await channel.edit_text(ref, "Rendering 40%")
+    assert fake_api.texts(CHAT) == ["Rendering 40%"]
+    # Later edits of the same ref go to the new message, not another new one each time.
+    await channel.edit_text(ref, "Rendering 90%")
+    assert fake_api.texts(CHAT) == ["Rendering 90%"]
 
 
 async def test_long_text_is_split_not_lost(
@@ -138,3 +148,25 @@ async def test_working_refreshes_the_chat_action(
     assert {c.params["action"] for c in actions} == {"upload_video"}
     await asyncio.sleep(0.25)
     assert len(fake_api.calls_to("sendChatAction")) == len(actions)  # stopped with the block
+
+
+async def test_replies_in_a_forum_topic_stay_in_that_topic(
+    fake_api: FakeBotApi, start_adapter: StartAdapter, tmp_path: Path
+) -> None:
+    # In a group with topics, a send without message_thread_id lands in "General".
+    forum = {**group_chat(-1002, "Shop"), "is_forum": True}
+    recorder = Recorder()
+    await start_adapter(recorder, action_interval_s=0.1)
+    asked = message(forum, ADA, text="/status@clipbot_test_bot")
+    asked.update(message_thread_id=77, is_topic_message=True)
+    fake_api.push_update(update(asked))
+    await recorder.next()
+    channel = recorder.received[0][1]
+    async with channel.working():
+        await channel.send_text("Nothing running")
+        clip = write_mp4(tmp_path / "clip.mp4")
+        await channel.send_video(clip, "Here", VideoInfo(width=64, height=48, duration_s=0.5))
+    for method in ("sendMessage", "sendChatAction", "sendVideo"):
+        calls = fake_api.calls_to(method)
+        assert calls, method
+        assert {c.params.get("message_thread_id") for c in calls} == {"77"}, method
