@@ -32,6 +32,9 @@ _WEBHOOK, _CHANNEL = "w", "c"
 
 
 def _clip(text: str) -> str:
+    # The engine writes plain text, which may echo the user's words: Discord must show
+    # "*Summer_Sale*" as typed, not as italics (URLs are left as they are).
+    text = discord.utils.escape_markdown(text)
     return text if len(text) <= MAX_CONTENT else text[: MAX_CONTENT - 1] + "…"
 
 

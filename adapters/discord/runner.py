@@ -59,7 +59,9 @@ class _Client(discord.Client):
         discord.VoiceClient.warn_dave = False
         super().__init__(
             intents=intents(),
-            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+            # The bot names people, it never pings them: a "<@id>" or "@everyone" in
+            # the user's echoed words must stay inert.
+            allowed_mentions=discord.AllowedMentions.none(),
             **options,  # type: ignore[arg-type]
         )
         self.adapter = adapter
@@ -177,7 +179,7 @@ class DiscordAdapter:
         if incoming is None:
             return
         # Discord may send an event again after a resume: handle each message once.
-        if incoming.addressed and not await self._store.mark_update(PLATFORM, f"m{message.id}"):
+        if incoming.addressed and not await self._first_time(message.id):
             return
         guild = message.guild
         channel = DiscordChannel(
@@ -188,6 +190,14 @@ class DiscordAdapter:
             upload_limit=guild.filesize_limit if guild is not None else None,
         )
         await self._dispatch(incoming, channel)
+
+    async def _first_time(self, message_id: int) -> bool:
+        try:
+            return await self._store.mark_update(PLATFORM, f"m{message_id}")
+        except Exception:
+            # Better to risk handling a redelivered message twice than to go silent.
+            log.exception("discord: could not record message %s as handled", message_id)
+            return True
 
     async def on_interaction(
         self,

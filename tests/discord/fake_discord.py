@@ -47,6 +47,7 @@ class SentMessage:
     files: list[tuple[str, bytes]] = field(default_factory=list)
     components: list[JSON] = field(default_factory=list)
     edits: list[str] = field(default_factory=list)
+    allowed_mentions: JSON | None = None
 
     @property
     def text(self) -> str:
@@ -484,6 +485,7 @@ class FakeDiscord:
             content=body.get("content") or "",
             files=files,
             components=body.get("components") or [],
+            allowed_mentions=body.get("allowed_mentions"),
         )
         self.messages.append(sent)
         return self._message_payload(sent)

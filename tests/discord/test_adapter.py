@@ -339,3 +339,29 @@ async def test_a_message_delivered_twice_is_handled_once(
     await fake.send_message("twice", guild=False)
     assert (await recorder.next(2)).text == "twice"
     assert [m.text for m, _ in recorder.calls] == ["once", "twice"]
+
+
+async def test_echoed_words_are_shown_as_typed_and_ping_nobody(
+    fake: FakeDiscord, adapter: DiscordAdapter, recorder: Recorder
+) -> None:
+    async def echo(message: IncomingMessage, channel: OutgoingChannel) -> None:
+        await channel.send_text(f"title “{message.text}” · https://x.example/a_b_c")
+
+    recorder.reply = echo
+    await fake.send_message("*Summer_Sale* <@1100000000000000006> @everyone", guild=False)
+    await fake.wait_until(lambda: bool(fake.in_channel(DM_CHANNEL_ID)))
+    [sent] = fake.in_channel(DM_CHANNEL_ID)
+    assert sent.content.startswith("title “\\*Summer\\_Sale\\* ")  # not italics
+    assert sent.content.endswith("https://x.example/a_b_c")  # links untouched
+    assert sent.allowed_mentions == {"parse": []}  # nobody is pinged
+
+
+async def test_a_store_failure_does_not_silence_a_message(
+    fake: FakeDiscord, adapter: DiscordAdapter, recorder: Recorder, store: SqliteStore
+) -> None:
+    async def broken(platform: str, update_id: str) -> bool:
+        raise OSError("disk full")
+
+    store.mark_update = broken  # type: ignore[method-assign]
+    await fake.send_message("zoom in", guild=False)
+    assert (await recorder.next()).text == "zoom in"
