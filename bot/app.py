@@ -147,6 +147,9 @@ async def serve(
                 idle.cancel()
                 halt.cancel()
         finally:
+            # Work in flight ends first (cancelled, its requests marked failed), so that
+            # nothing tries to send through an adapter whose connection is closing.
+            await core.engine.aclose()
             for adapter in reversed(started):
                 try:
                     await adapter.stop()
