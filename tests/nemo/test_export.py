@@ -143,7 +143,8 @@ async def test_render_timeout_and_poll_pace(
         submit = nemo_emulator.received("/api/render/proxy/lambda")[0]
         polls = [r.at for r in nemo_emulator.received("/api/render/proxy/lambda/")]
         gaps = [b - a for a, b in zip([submit.at, *polls], polls, strict=False)]
-        assert 0.04 <= gaps[0] < 0.2
+        # The first look comes soon (configured 0.05 s; generous for a loaded machine).
+        assert 0.04 <= gaps[0] < 1.0
         assert gaps[1] > gaps[0]  # backing off
     finally:
         await nemo.aclose()

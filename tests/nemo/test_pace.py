@@ -60,7 +60,9 @@ async def test_a_finished_render_is_seen_soon_after(
         [completed_at] = nemo_emulator.render_completed_at.values()
         polls = [r.at for r in nemo_emulator.received("/api/render/proxy/lambda/")]
         seen = min(at for at in polls if at >= completed_at)
-        assert seen - completed_at < 1.0, f"seen {seen - completed_at:.2f} s after finishing"
+        # Backing off alone would look about 2 s late; the bound leaves room for a busy
+        # machine.
+        assert seen - completed_at < 1.5, f"seen {seen - completed_at:.2f} s after finishing"
         assert len(polls) < 20  # and without polling all the time
         assert time.time() >= seen
     finally:
@@ -96,7 +98,8 @@ async def test_many_running_turns_do_not_block_other_calls(
         await nemo.credits()
         waited = time.monotonic() - started
         assert not any(t.done() for t in turns)  # the streams were still running
-        assert waited < 1.0, f"a credits call waited {waited:.1f} s behind the streams"
+        # Behind the streams it would wait about 3 s (their length).
+        assert waited < 2.0, f"a credits call waited {waited:.1f} s behind the streams"
         await asyncio.gather(*turns)
     finally:
         await nemo.aclose()
