@@ -161,12 +161,21 @@ class Engine:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def aclose(self) -> None:
-        """Stop every lane (queued work is dropped, running work cancelled)."""
-        tasks = [lane.task for lane in self._lanes.values() if lane.task]
+        """Stop every lane (queued work is dropped, running work cancelled); the records
+        of both say so, rather than "queued" or "running" for ever."""
+        lanes = list(self._lanes.values())
+        tasks = [lane.task for lane in lanes if lane.task]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._lanes.clear()
+        for lane in lanes:
+            for work in lane.queue:
+                if work.request_id is not None:
+                    try:
+                        await self._store.set_request_state(work.request_id, "failed", "shutdown")
+                    except Exception:
+                        log.warning("could not mark request %s as dropped", work.request_id)
 
     async def _request_id(self, work: _Work) -> int:
         """The work's request record, made on first need (by whichever side comes first)."""

@@ -149,3 +149,19 @@ async def test_closing_while_the_clip_waits_for_its_link_leaves_no_file(
     await engine.aclose()
     assert list((settings.data_dir / "exports").rglob("*.mp4")) == []
     assert [job.state for job in store.jobs.values()] == ["failed"]
+
+
+async def test_closing_marks_running_and_queued_requests_failed(
+    settings: Settings, store: MemoryStore, channel: RecordingChannel
+) -> None:
+    backend = ScriptedBackend()
+    gate = asyncio.Event()  # never set: the first turn runs until the engine closes
+    backend.scripts.append(Script([], video_draft("slow"), gate=gate))
+    engine = Engine(settings, backend, store)
+    await engine.handle(msg("make a clip"), channel)
+    while not backend.instructions:  # noqa: ASYNC110 (the double has no event for it)
+        await asyncio.sleep(0.01)
+    await engine.handle(msg("then make it slower"), channel)  # queued behind it
+    await engine.aclose()
+    states = sorted(state for *_, state in store.requests.values())
+    assert states == ["failed", "failed"]
