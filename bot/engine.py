@@ -377,8 +377,10 @@ class Engine:
         partial: list[str] = []
         stream_errors: list[StreamError] = []
         dropped = False
+        began = False
         try:
             async for event in self._backend.instruct(session, text):
+                began = True
                 if isinstance(event, TextDelta):
                     partial.append(event.text)
                 elif isinstance(event, TextMessage):
@@ -394,8 +396,9 @@ class Engine:
             log.warning("session %s: the stream dropped: %s", session.session_id, exc)
             dropped = True
         except SessionLost as exc:
-            if texts or partial or stream_errors:
-                # The turn had begun: sending it again could run it twice.
+            if began:
+                # The stream had opened (a word, a tool call, even a keep-alive): the
+                # turn was accepted, and sending it again could run it twice.
                 raise Unavailable("session lost during the turn") from exc
             raise
         if partial:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.backend import BackendSession, ProjectState, TextMessage
+from bot.backend import AgentEvent, BackendSession, ProjectState, TextMessage, ToolCall
 from bot.config import Settings
 from bot.engine import Engine
-from bot.errors import Unavailable
+from bot.errors import SessionLost, Unavailable
 from bot.types import Button, MessageRef
 from storage.base import RequestState
 from tests.engine.conftest import msg
@@ -165,3 +165,34 @@ async def test_closing_marks_running_and_queued_requests_failed(
     await engine.aclose()
     states = sorted(state for *_, state in store.requests.values())
     assert states == ["failed", "failed"]
+
+
+@dataclass
+class LostAfterToolCallBackend(ScriptedBackend):
+    """The stream opens and the agent calls a tool; then the session is reported lost."""
+
+    lost_once: bool = False
+
+    async def instruct(self, session: BackendSession, text: str) -> AsyncIterator[AgentEvent]:
+        if self.lost_once:
+            async for event in super().instruct(session, text):
+                yield event
+            return
+        self.lost_once = True
+        self.instructions.append((session.session_id, text))
+        yield ToolCall("c1", "generate_video", {})
+        raise SessionLost("session not found", code=1002)
+
+
+async def test_a_session_lost_after_the_stream_opened_is_never_resent(
+    settings: Settings, store: MemoryStore, channel: RecordingChannel
+) -> None:
+    backend = LostAfterToolCallBackend()
+    engine = Engine(settings, backend, store)
+    try:
+        await engine.handle(msg("make a clip"), channel)
+        await engine.idle()
+    finally:
+        await engine.aclose()
+    assert backend.instructions == [("s1", "make a clip")]  # sent once, never again
+    assert "try again" in channel.texts()[-1].lower()
