@@ -25,12 +25,12 @@ def test_defaults_without_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_environment_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CLIPBOT_BACKEND", "nemo")
     monkeypatch.setenv("CLIPBOT_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("NEMO_TOKEN", "nmv_usr_abcdefabcdef")
+    monkeypatch.setenv("NEMO_TOKEN", "nmv_usr_fake")
     settings = Settings.load(None)
     assert settings.backend == "nemo"
     assert settings.db_path == tmp_path / "clipbot.sqlite3"
-    assert "nmv_usr_abcdefabcdef" not in repr(settings)
-    assert settings.secrets() == ["nmv_usr_abcdefabcdef"]
+    assert "nmv_usr_fake" not in repr(settings)
+    assert settings.secrets() == ["nmv_usr_fake"]
 
 
 def test_env_example_lists_every_setting() -> None:
