@@ -197,6 +197,11 @@ class Backend(Protocol):
         """A link that opens the project in a browser (Nemo's claim link), if any."""
         ...
 
+    async def discard(self, session: BackendSession) -> None:
+        """The chat has left this project for a new one (`/new`): free what the backend
+        keeps for it on this machine. It is never asked for again."""
+        ...
+
     async def aclose(self) -> None:
         """Release connections and workers."""
         ...

@@ -269,7 +269,7 @@ class Engine:
         chat, lang = work.message.chat, work.lang
         try:
             if work.route.intent == "new":
-                await self._sessions.forget(chat)
+                await self._sessions.discard(chat)
                 await work.channel.send_text(replies.text("new_project", lang))
                 await self._mark(work, "running")
             else:

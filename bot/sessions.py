@@ -42,8 +42,22 @@ class Sessions:
         return await self.get(chat, language)
 
     async def forget(self, chat: ChatKey) -> None:
-        """Drop the stored session (`/new`, or the backend lost it)."""
+        """Drop the stored session (the backend lost it)."""
         await self._store.delete_session(chat, self._backend.name)
+
+    async def discard(self, chat: ChatKey) -> None:
+        """Leave the chat's project for a new one (`/new`): forget it, and let the backend
+        free what it keeps for it (a failure there is logged, never shown)."""
+        session = await self.existing(chat)
+        await self.forget(chat)
+        if session is None:
+            return
+        try:
+            await self._backend.discard(session)
+        except Exception:
+            log.warning(
+                "chat %s: could not free session %s", chat, session.session_id, exc_info=True
+            )
 
     async def call(
         self,

@@ -324,6 +324,12 @@ class LocalBackend:
         """Local projects have no web page."""
         return None
 
+    async def discard(self, session: BackendSession) -> None:
+        """Delete the project's folder (its photos, music and state)."""
+        async with self._lock(session):
+            await asyncio.to_thread(shutil.rmtree, self._dir(session), ignore_errors=True)
+        self._locks.pop(session.session_id, None)
+
     async def aclose(self) -> None:
         """Nothing to release: renders finish in their own threads."""
 

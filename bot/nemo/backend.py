@@ -155,6 +155,10 @@ class NemoBackend:
                 log.warning("Nemo output URL failed (%s); using the fallback download", exc)
         return await self.client.download_render(job_id, dest)
 
+    async def discard(self, session: BackendSession) -> None:
+        """Nothing to free here: the project stays in the user's Nemo account, where its
+        claim link still opens it."""
+
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self.client.aclose()

@@ -115,6 +115,7 @@ class ScriptedBackend:
     instructions: list[tuple[str, str]] = field(default_factory=list)
     uploads: list[tuple[str, str]] = field(default_factory=list)
     lost: set[str] = field(default_factory=set)
+    discarded: list[str] = field(default_factory=list)
     lose_next_instruct: bool = False
     fail_export: Exception | None = None
     fail_credits: Exception | None = None
@@ -198,6 +199,9 @@ class ScriptedBackend:
 
     async def project_link(self, session: BackendSession) -> str | None:
         return f"https://nemovideo.example/claim?s={session.session_id}"
+
+    async def discard(self, session: BackendSession) -> None:
+        self.discarded.append(session.session_id)
 
     async def aclose(self) -> None:
         return None

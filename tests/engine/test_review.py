@@ -12,7 +12,7 @@ from bot.engine import Engine
 from bot.errors import SessionLost, Unavailable
 from bot.types import Button, MessageRef
 from storage.base import RequestState
-from tests.engine.conftest import msg
+from tests.engine.conftest import msg, photo
 from tests.engine.doubles import (
     MemoryStore,
     RecordingChannel,
@@ -196,3 +196,19 @@ async def test_a_session_lost_after_the_stream_opened_is_never_resent(
         await engine.aclose()
     assert backend.instructions == [("s1", "make a clip")]  # sent once, never again
     assert "try again" in channel.texts()[-1].lower()
+
+
+async def test_new_frees_the_old_project_and_starts_another(
+    settings: Settings, store: MemoryStore, channel: RecordingChannel
+) -> None:
+    backend = ScriptedBackend()
+    engine = Engine(settings, backend, store)
+    try:
+        await engine.handle(msg("clip", photo()), channel)
+        await engine.handle(msg("/new"), channel)
+        await engine.handle(msg("another", photo()), channel)
+        await engine.idle()
+    finally:
+        await engine.aclose()
+    assert backend.discarded == ["s1"]
+    assert [sid for sid, _ in backend.instructions] == ["s1", "s2"]

@@ -194,3 +194,20 @@ async def test_the_export_hint_only_when_nothing_changed(
     assert "export" not in first  # the engine renders a changed draft by itself
     again = await _say(backend, session, "zoom in, 9:16")
     assert "Nothing changed; say “export” to render it again." in again
+
+
+async def test_a_discarded_project_leaves_nothing_on_disk(
+    settings: Settings, photos: dict[str, Path]
+) -> None:
+    from bot.errors import SessionLost
+
+    backend = LocalBackend(settings)
+    kept, dropped = await backend.open_session("en"), await backend.open_session("en")
+    for session in (kept, dropped):
+        await backend.upload(session, photos["png"], "a.png")
+    await backend.discard(dropped)
+    projects = sorted(p.name for p in (settings.data_dir / "local").iterdir())
+    assert projects == [kept.session_id]
+    with pytest.raises(SessionLost):
+        await backend.state(dropped)
+    assert (await backend.state(kept)).media_count == 1
