@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from bot.backend import AgentEvent, BackendSession, ProjectState, TextMessage, ToolCall
+from bot.backend import AgentEvent, Backend, BackendSession, ProjectState, TextMessage, ToolCall
 from bot.config import Settings
 from bot.engine import Engine
 from bot.errors import SessionLost, Unavailable
 from bot.types import Button, MessageRef
-from storage.base import RequestState
+from storage.base import RequestState, Store
 from tests.engine.conftest import msg, photo
 from tests.engine.doubles import (
     MemoryStore,
@@ -20,6 +21,16 @@ from tests.engine.doubles import (
     ScriptedBackend,
     video_draft,
 )
+
+
+@asynccontextmanager
+async def running(settings: Settings, backend: Backend, store: Store) -> AsyncIterator[Engine]:
+    """An engine for one test, closed at the end whatever happens."""
+    engine = Engine(settings, backend, store)
+    try:
+        yield engine
+    finally:
+        await engine.aclose()
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -48,8 +59,7 @@ async def test_a_store_failure_never_runs_the_turn_again(
     settings: Settings, backend: ScriptedBackend, channel: RecordingChannel
 ) -> None:
     store = FlakyStore()
-    engine = Engine(settings, backend, store)
-    try:
+    async with running(settings, backend, store) as engine:
         store.broken = True
         await engine.handle(msg("make a clip"), channel)
         await engine.idle()
@@ -57,8 +67,6 @@ async def test_a_store_failure_never_runs_the_turn_again(
         await engine.handle(msg("add music"), channel)
         await engine.idle()
         assert [text for _, text in backend.instructions] == ["make a clip", "add music"]
-    finally:
-        await engine.aclose()
 
 
 class SlowQueuedNotice(RecordingChannel):
@@ -114,12 +122,9 @@ async def test_a_failed_read_while_recovering_is_one_unchanged_read(
 ) -> None:
     backend = BlinkingBackend()
     backend.scripts.append(Script([], video_draft("city"), drop=True))
-    engine = Engine(settings, backend, store)
-    try:
+    async with running(settings, backend, store) as engine:
         await engine.handle(msg("make a clip"), channel)
         await engine.idle()
-    finally:
-        await engine.aclose()
     assert backend.blinked
     assert len(backend.instructions) == 1
     assert any("the work went through" in t for t in channel.texts())
@@ -188,12 +193,9 @@ async def test_a_session_lost_after_the_stream_opened_is_never_resent(
     settings: Settings, store: MemoryStore, channel: RecordingChannel
 ) -> None:
     backend = LostAfterToolCallBackend()
-    engine = Engine(settings, backend, store)
-    try:
+    async with running(settings, backend, store) as engine:
         await engine.handle(msg("make a clip"), channel)
         await engine.idle()
-    finally:
-        await engine.aclose()
     assert backend.instructions == [("s1", "make a clip")]  # sent once, never again
     assert "try again" in channel.texts()[-1].lower()
 
@@ -202,13 +204,10 @@ async def test_new_frees_the_old_project_and_starts_another(
     settings: Settings, store: MemoryStore, channel: RecordingChannel
 ) -> None:
     backend = ScriptedBackend()
-    engine = Engine(settings, backend, store)
-    try:
+    async with running(settings, backend, store) as engine:
         await engine.handle(msg("clip", photo()), channel)
         await engine.handle(msg("/new"), channel)
         await engine.handle(msg("another", photo()), channel)
         await engine.idle()
-    finally:
-        await engine.aclose()
     assert backend.discarded == ["s1"]
     assert [sid for sid, _ in backend.instructions] == ["s1", "s2"]
