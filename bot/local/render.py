@@ -1,8 +1,9 @@
 """The render pipeline: stills built once, frames warped in a worker thread, H.264 out.
 
-A producer thread makes each frame (three affine warps of a ready Y'CbCr still, plus a
-crossfade, title or fade where needed) into a bounded queue while PyAV's x264 encodes on
-frame threads, so both cores stay busy. Output: H.264 4:2:0 (yuv420p), BT.709 limited range,
+A producer thread makes each frame (a sub-pixel warp of a ready Y'CbCr still, see
+`bot.local.warp`, plus a crossfade, title or fade where needed) straight into the encoder's
+frame, a few frames ahead, while PyAV's x264 encodes on frame threads, so both cores stay
+busy. Output: H.264 4:2:0 (yuv420p), BT.709 limited range,
 even dimensions, `+faststart`, AAC when there is music.
 """
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
     from bot.local.overlay import Title
     from bot.local.still import Still
+    from bot.local.warp import PlaneWarper
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,7 @@ class _Frames:
         self.w, self.h = spec.width, spec.height
         self.spans = spans(len(spec.slides), spec.frames, round(spec.crossfade_s * spec.fps))
         self.stills: dict[int, Still] = {}
+        self.warpers: dict[int, tuple[PlaneWarper, PlaneWarper]] = {}
         self.aspect = self.w / self.h
         self.title: Title | None = None
         if spec.title:
@@ -126,29 +129,30 @@ class _Frames:
         if i not in self.stills:
             for old in [k for k in self.stills if k < i - 1]:
                 del self.stills[old]
+                del self.warpers[old]
             slide = self.spec.slides[i]
             zoom = motion.max_zoom(slide.move, self.spec.speed, self.aspect)
             self.stills[i] = build(slide.path, self.w, self.h, zoom)
         return self.stills[i]
 
-    def _warp(self, i: int, k: int, y: NDArray[np.uint8], uv: NDArray[np.uint8]) -> None:
-        import cv2
+    def _warpers(self, i: int) -> tuple[PlaneWarper, PlaneWarper]:
+        """The luma and chroma warpers of slide `i`'s still, made on first use."""
+        from bot.local.warp import PlaneWarper
 
+        if i not in self.warpers:
+            still = self._still(i)
+            self.warpers[i] = (PlaneWarper(still.y), PlaneWarper(still.uv))
+        return self.warpers[i]
+
+    def _warp(self, i: int, k: int, y: NDArray[np.uint8], uv: NDArray[np.uint8]) -> None:
+        """Slide `i`'s still as seen by the camera at frame `k`, into the plane rows."""
         span, slide = self.spans[i], self.spec.slides[i]
-        still = self._still(i)
+        luma, chroma = self._warpers(i)
         t = (k - span.start) / max(1, span.count - 1)
         cam = motion.camera_at(slide.move, t, self.spec.speed, self.aspect)
-        m = motion.camera_matrix(cam, self.w, self.h, still.width, still.height)
-        w, h = self.w, self.h
-        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-        import numpy as np
-
-        for src, dst, size, scale in (
-            (still.y, y, (w, h), 1.0),
-            (still.uv, uv, (w // 2, h // 2), 2.0),
-        ):
-            mat = np.array(motion.pixel_matrix(m, scale), dtype=np.float64)
-            cv2.warpAffine(src, mat, size, dst=dst, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        m = motion.camera_matrix(cam, self.w, self.h, luma.width, luma.height)
+        luma.warp(motion.pixel_matrix(m, 1.0), y, self.w, self.h)
+        chroma.warp(motion.pixel_matrix(m, 2.0), uv, self.w // 2, self.h // 2)
 
     def frame(self, k: int) -> NDArray[np.uint8]:
         """Frame `k` as one NV12 buffer (Y rows, then rows of interleaved Cb, Cr)."""
@@ -166,17 +170,21 @@ class _Frames:
         self.fill(k, *_frame_planes(vf, self.w, self.h))
         return vf
 
-    def fill(self, k: int, y: NDArray[np.uint8], uv: NDArray[np.uint8]) -> None:
-        """Draw frame `k` into the planes `y` (h×w) and `uv` (h/2 × w/2 × 2)."""
+    def fill(self, k: int, y_rows: NDArray[np.uint8], uv_rows: NDArray[np.uint8]) -> None:
+        """Draw frame `k` into the plane rows `y_rows` (h rows) and `uv_rows` (h/2 rows of
+        interleaved Cb, Cr), each at least w bytes wide (an encoder frame's padding is
+        left alone)."""
         import cv2
 
         spec = self.spec
         active = [i for i, s in enumerate(self.spans) if s.start <= k < s.start + s.count]
-        self._warp(active[0], k, y, uv)
+        self._warp(active[0], k, y_rows, uv_rows)
+        y, uv = _views(y_rows, uv_rows, self.w, self.h)
         if len(active) > 1:
             nxt = self.spans[active[1]]
-            sy, suv = _planes(self._scratch, self.w, self.h)
-            self._warp(active[1], k, sy, suv)
+            scratch = _planes(self._scratch, self.w, self.h)
+            self._warp(active[1], k, *scratch)
+            sy, suv = _views(*scratch, self.w, self.h)
             cur = self.spans[active[0]]
             overlap = max(1, cur.start + cur.count - nxt.start)
             a = motion.ease((k - nxt.start + 1) / (overlap + 1))
@@ -203,18 +211,25 @@ class _Frames:
 
 
 def _planes(buf: NDArray[np.uint8], w: int, h: int) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
-    """Views of an NV12 buffer: Y (h×w) and interleaved chroma (h/2 × w/2 × 2)."""
-    return buf[:h], buf[h:].reshape(h // 2, w // 2, 2)
+    """The plane rows of an NV12 buffer (h×w): Y (h rows), then interleaved chroma (h/2)."""
+    return buf[:h], buf[h:]
 
 
 def _frame_planes(vf: av.VideoFrame, w: int, h: int) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
-    """Writable views of an NV12 `VideoFrame`'s planes (rows padded to `line_size`)."""
+    """Writable plane rows of an NV12 `VideoFrame`, padding included (`line_size` wide)."""
     import numpy as np
 
     luma, chroma = vf.planes[0], vf.planes[1]
-    y = np.frombuffer(memoryview(luma), dtype=np.uint8).reshape(h, luma.line_size)[:, :w]
-    uv = np.frombuffer(memoryview(chroma), dtype=np.uint8).reshape(h // 2, chroma.line_size)[:, :w]
-    return y, uv.reshape(h // 2, w // 2, 2)
+    y = np.frombuffer(memoryview(luma), dtype=np.uint8).reshape(h, luma.line_size)
+    uv = np.frombuffer(memoryview(chroma), dtype=np.uint8).reshape(h // 2, chroma.line_size)
+    return y, uv
+
+
+def _views(
+    y_rows: NDArray[np.uint8], uv_rows: NDArray[np.uint8], w: int, h: int
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    """The pictures in plane rows: Y (h×w) and chroma (h/2 × w/2 × 2, Cb and Cr)."""
+    return y_rows[:h, :w], uv_rows[: h // 2, :w].reshape(h // 2, w // 2, 2)
 
 
 _DONE = object()
