@@ -11,12 +11,14 @@ vectorise; it matters because the renderer shares two cores with x264. Moves wit
 use `cv2.warpAffine`.
 
 Numba compiles the kernels on first use (about a second, once) and caches them on disk
-beside this file, or in its user cache where that is read-only; later processes load them
-in a fraction of that.
+beside this file, or in its user cache (or `NUMBA_CACHE_DIR`) where that is read-only;
+later processes load them in a fraction of that. With nowhere writable, they are compiled
+in each process instead (logged).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+log = logging.getLogger(__name__)
+
 #: Output rows warped together: the intermediate (about 128 × 1080 × 2 bytes for luma)
 #: stays in the core's cache. 128 measured fastest of 32–256 here, 1.7 ms a 1080×1920
 #: frame (luma and chroma) against 2.9 ms in one piece.
@@ -44,7 +48,11 @@ BAND = 128
 
 def _kernel(fn: F) -> F:
     """Compiled to machine code, cached on disk, and free of the GIL while it runs."""
-    return cast(F, numba.njit(cache=True, nogil=True, boundscheck=False)(fn))
+    try:
+        return cast(F, numba.njit(cache=True, nogil=True, boundscheck=False)(fn))
+    except RuntimeError as exc:  # nowhere writable for the cache (Numba's own check)
+        log.warning("render kernels not cached, compiled in each process instead: %s", exc)
+        return cast(F, numba.njit(cache=False, nogil=True, boundscheck=False)(fn))
 
 
 @_kernel

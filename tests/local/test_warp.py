@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 import pytest
@@ -120,3 +122,32 @@ def test_bad_destinations_and_matrices_are_refused() -> None:
     nan = ((float("nan"), 0.0, 0.0), (0.0, 1.0, 0.0))
     with pytest.raises(ValueError, match="finite"):
         warper.warp(nan, np.empty((10, 10), np.uint8), 10, 10)
+
+
+def test_kernels_still_work_where_nothing_is_writable_for_the_cache(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Numba refuses `cache=True` when no cache folder is writable (a read-only install
+    and home): the renderer compiles without the cache instead of failing."""
+    import numba
+
+    from bot.local import warp
+
+    real = numba.njit
+
+    def picky(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("cache"):
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'x'")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(numba, "njit", picky)
+
+    def double(a: np.ndarray) -> None:
+        for i in range(a.shape[0]):
+            a[i] *= 2
+
+    kernel = warp._kernel(double)
+    values = np.arange(4)
+    kernel(values)
+    assert values.tolist() == [0, 2, 4, 6]
+    assert "compiled in each process" in caplog.text
