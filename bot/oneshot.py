@@ -46,6 +46,11 @@ async def animate(
     from adapters.terminal.conversion import message
     from bot.app import open_core
 
+    # Progress goes to stderr, with no platform rate limit: a 1 s pace at most, so the
+    # final "Done" line (paced like any edit) keeps the exit at most 1 s after the clip,
+    # not the chats' 3 s.
+    pace = min(settings.status_edit_interval_s, 1.0)
+    settings = settings.model_copy(update={"status_edit_interval_s": pace})
     lines: list[str] = []
 
     def write(text: str) -> None:
