@@ -4,7 +4,7 @@ Prints, from one run, medians over a few repetitions taken in turn (ours, floor,
 zoompan, ours, …) so that drift on a shared machine hits all three alike:
 
 - ours: `bot.local.render.render` (decode with `Image.draft`, still built once,
-  sub-pixel warp in a producer thread, x264 through PyAV);
+  separable sub-pixel warp (`bot.local.warp`) in a producer thread, x264 through PyAV);
 - the floor: the same encoder and settings fed the same number of ready-made frames
   from memory (all of our clip's frames, made beforehand);
 - zoompan: ffmpeg's `zoompan` filter making the same eased zoom from the same photo,
