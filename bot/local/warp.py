@@ -106,6 +106,8 @@ class PlaneWarper:
     """Warps one still plane (h×w, or h×w×2 interleaved chroma) into frame planes."""
 
     def __init__(self, plane: NDArray[np.uint8]) -> None:
+        if plane.dtype != np.uint8 or plane.ndim not in (2, 3):
+            raise ValueError(f"a still plane is 8-bit h×w or h×w×channels, not {plane.dtype}")
         self.plane = plane
         self.channels = 1 if plane.ndim == 2 else int(plane.shape[2])
         self._transposed: NDArray[np.uint8] | None = None
@@ -125,7 +127,8 @@ class PlaneWarper:
         """Warp into the 2-D byte rows `dst` (a frame plane, padding included: best
         C-contiguous), whose first `out_h` rows and `out_w` pixels (× channels) are
         written: dst(x, y) = still(m · (x, y, 1)), bilinear, edges repeated."""
-        if dst.ndim != 2 or dst.shape[0] < out_h or dst.shape[1] < out_w * self.channels:
+        too_small = dst.shape[0] < out_h or dst.shape[1] < out_w * self.channels
+        if dst.dtype != np.uint8 or dst.ndim != 2 or too_small:
             raise ValueError(f"destination {dst.shape} cannot hold {out_w}×{out_h}")
         if not all(math.isfinite(v) for row in m for v in row):
             raise ValueError(f"not a finite matrix: {m}")
@@ -161,8 +164,8 @@ class PlaneWarper:
     def _still_t(self) -> NDArray[np.uint8]:
         """The still with rows and columns swapped (channels kept together), made once."""
         if self._transposed is None:
-            p = self.plane if self.channels == 1 else self.plane.reshape(self.height, -1)
-            swapped = p.reshape(self.height, self.width, self.channels).transpose(1, 0, 2)
+            planes = self.plane.reshape(self.height, self.width, self.channels)
+            swapped = planes.transpose(1, 0, 2)
             self._transposed = np.ascontiguousarray(swapped).reshape(self.width, -1)
         return self._transposed
 

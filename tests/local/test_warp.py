@@ -119,6 +119,10 @@ def test_bad_destinations_and_matrices_are_refused() -> None:
         warper.warp(m, np.empty((9, 10), np.uint8), 10, 10)
     with pytest.raises(ValueError, match="cannot hold"):
         warper.warp(m, np.empty((10, 10, 1), np.uint8), 10, 10)
+    with pytest.raises(ValueError, match="cannot hold"):
+        warper.warp(m, np.empty((10, 10), np.uint16), 10, 10)
+    with pytest.raises(ValueError, match="8-bit"):
+        PlaneWarper(np.zeros((20, 20), np.float32))
     nan = ((float("nan"), 0.0, 0.0), (0.0, 1.0, 0.0))
     with pytest.raises(ValueError, match="finite"):
         warper.warp(nan, np.empty((10, 10), np.uint8), 10, 10)
