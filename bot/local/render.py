@@ -3,8 +3,8 @@
 A producer thread makes each frame (a sub-pixel warp of a ready Y'CbCr still, see
 `bot.local.warp`, plus a crossfade, title or fade where needed) straight into the encoder's
 frame, a few frames ahead, while PyAV's x264 encodes on frame threads, so both cores stay
-busy. Output: H.264 4:2:0 (yuv420p), BT.709 limited range,
-even dimensions, `+faststart`, AAC when there is music.
+busy. Output: H.264 4:2:0 (yuv420p), BT.709 limited range, even dimensions, `+faststart`,
+AAC when there is music.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ class _Frames:
         import numpy as np
 
         buf = np.empty((self.h * 3 // 2, self.w), dtype=np.uint8)
-        self.fill(k, *_planes(buf, self.w, self.h))
+        self.fill(k, *_planes(buf, self.h))
         return buf
 
     def video_frame(self, k: int) -> av.VideoFrame:
@@ -167,7 +167,7 @@ class _Frames:
         import av
 
         vf = av.VideoFrame(self.w, self.h, "nv12")
-        self.fill(k, *_frame_planes(vf, self.w, self.h))
+        self.fill(k, *_frame_planes(vf, self.h))
         return vf
 
     def fill(self, k: int, y_rows: NDArray[np.uint8], uv_rows: NDArray[np.uint8]) -> None:
@@ -182,7 +182,7 @@ class _Frames:
         y, uv = _views(y_rows, uv_rows, self.w, self.h)
         if len(active) > 1:
             nxt = self.spans[active[1]]
-            scratch = _planes(self._scratch, self.w, self.h)
+            scratch = _planes(self._scratch, self.h)
             self._warp(active[1], k, *scratch)
             sy, suv = _views(*scratch, self.w, self.h)
             cur = self.spans[active[0]]
@@ -210,12 +210,12 @@ class _Frames:
             cv2.convertScaleAbs(uv, dst=uv, alpha=gain, beta=128.0 * (1.0 - gain))
 
 
-def _planes(buf: NDArray[np.uint8], w: int, h: int) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+def _planes(buf: NDArray[np.uint8], h: int) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
     """The plane rows of an NV12 buffer (h×w): Y (h rows), then interleaved chroma (h/2)."""
     return buf[:h], buf[h:]
 
 
-def _frame_planes(vf: av.VideoFrame, w: int, h: int) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+def _frame_planes(vf: av.VideoFrame, h: int) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
     """Writable plane rows of an NV12 `VideoFrame`, padding included (`line_size` wide)."""
     import numpy as np
 
