@@ -31,7 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 emulator: $(STAMP)
-	$(BIN)/python -m tests.nemo_emulator
+	$(BIN)/python -m fakes.nemo
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.app import open_core
-from bot.backend import Backend, BackendSession, ExportDone, ExportEvent, ProjectState
-from bot.types import Button, ChatKey, MessageRef, Sender, VideoInfo
+from bot.ports.backend import Backend, BackendSession, ExportDone, ExportEvent, ProjectState
+from bot.ports.chat import Button, ChatKey, MessageRef, Sender, VideoInfo
 
 
 @dataclass
@@ -115,7 +115,7 @@ _EMULATOR_CONFIG = {
 
 async def _serve_emulator(render_s: float) -> None:
     """The child process: an emulator with instant answers, until stdin closes."""
-    from tests.nemo_emulator.server import NemoEmulator
+    from fakes.nemo.server import NemoEmulator
 
     emu = NemoEmulator()
     emu.config.update({**_EMULATOR_CONFIG, "render_s": render_s})

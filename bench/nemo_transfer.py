@@ -22,8 +22,9 @@ from pathlib import Path
 
 import httpx
 
+from backends.nemo import create_backend
 from bot.config import Settings
-from bot.nemo import MemoryIdentityStore, create_backend
+from storage.memory import MemoryStore
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -63,7 +64,7 @@ class PeakRss:
 
 def _start_emulator() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.nemo_emulator", "--port", "0"],
+        [sys.executable, "-m", "fakes.nemo", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -94,7 +95,7 @@ async def _run(mb: int) -> None:
             settings = Settings.load(
                 None, nemo_base_url=url, data_dir=Path(tmp), nemo_request_timeout_s=120
             )
-            nemo = create_backend(settings, MemoryIdentityStore())
+            nemo = create_backend(settings, MemoryStore())
             session = await nemo.open_session("en")
             await nemo.credits()  # warm the connection and the token
             with PeakRss() as up:

@@ -3,8 +3,8 @@
 Prints, from one run, medians over a few repetitions taken in turn (ours, floor,
 zoompan, ours, …) so that drift on a shared machine hits all three alike:
 
-- ours: `bot.local.render.render` (decode with `Image.draft`, still built once,
-  separable sub-pixel warp (`bot.local.warp`) in a producer thread, x264 through PyAV);
+- ours: `backends.local.render.render` (decode with `Image.draft`, still built once,
+  separable sub-pixel warp (`backends.local.warp`) in a producer thread, x264 through PyAV);
 - the floor: the same encoder and settings fed the same number of ready-made frames
   from memory (all of our clip's frames, made beforehand);
 - zoompan: ffmpeg's `zoompan` filter making the same eased zoom from the same photo,
@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from backends.local import motion
+from backends.local.render import RenderSpec, Slide, _Frames, open_output, render
 from bot.config import Settings
-from bot.local import motion
-from bot.local.render import RenderSpec, Slide, _Frames, open_output, render
 
 W, H, FPS = 1080, 1920, 30
 ZOOM = 1.0 + motion.BASE_ZOOM
@@ -223,7 +223,7 @@ def peak_memory_mb(photo: Path, seconds: float, out: Path) -> float:
         "from pathlib import Path\n"
         "from bot.config import Settings\n"
         "from bench.render import spec_for\n"
-        "from bot.local.render import render\n"
+        "from backends.local.render import render\n"
         f"render(spec_for(Path({str(photo)!r}), {seconds}, Settings.load(None)), "
         f"Path({str(out)!r}))\n"
         "print('HWM', re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1])\n"

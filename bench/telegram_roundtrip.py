@@ -12,11 +12,11 @@ from pathlib import Path
 
 from adapters.telegram import TelegramAdapter
 from bot.config import Settings
-from bot.types import IncomingMessage, OutgoingChannel
+from bot.ports.chat import IncomingMessage, OutgoingChannel
+from fakes.telegram.api import TOKEN, FakeBotApi
+from fakes.telegram.updates import message as text_message
+from fakes.telegram.updates import private_chat, update, user
 from storage.sqlite import SqliteStore
-from tests.telegram.builders import message as text_message
-from tests.telegram.builders import private_chat, update, user
-from tests.telegram.fake_api import TOKEN, FakeBotApi
 
 
 async def _run(count: int) -> None:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.backend import Backend
 from bot.config import Settings
 from bot.engine import Engine
-from bot.types import Adapter
-from storage.base import Store
+from bot.ports.backend import Backend
+from bot.ports.chat import Adapter
+from bot.ports.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +26,10 @@ log = logging.getLogger(__name__)
 def make_backend(settings: Settings, store: Store) -> Backend:
     """The configured backend (imported lazily: each pulls in heavy libraries)."""
     if settings.backend == "nemo":
-        from bot.nemo import create_backend
+        from backends.nemo import create_backend
 
         return create_backend(settings, store)
-    from bot.local.backend import LocalBackend
+    from backends.local.backend import LocalBackend
 
     return LocalBackend(settings)
 

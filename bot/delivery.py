@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from bot import replies
-from bot.backend import ExportDone
-from bot.types import MessageRef, OutgoingChannel, VideoInfo
+from bot.ports.backend import ExportDone
+from bot.ports.chat import MessageRef, OutgoingChannel, VideoInfo
 
 log = logging.getLogger(__name__)
 

@@ -19,19 +19,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot import language, replies, timeline
-from bot.backend import (
-    Backend,
-    BackendSession,
-    ExportDone,
-    ExportProgress,
-    KeepAlive,
-    ProjectState,
-    StreamError,
-    TextDelta,
-    TextMessage,
-    ToolCall,
-    ToolResult,
-)
 from bot.config import Settings
 from bot.delivery import caption, deliver
 from bot.errors import (
@@ -44,12 +31,25 @@ from bot.errors import (
     StreamDropped,
     Unavailable,
 )
+from bot.ports.backend import (
+    Backend,
+    BackendSession,
+    ExportDone,
+    ExportProgress,
+    KeepAlive,
+    ProjectState,
+    StreamError,
+    TextDelta,
+    TextMessage,
+    ToolCall,
+    ToolResult,
+)
+from bot.ports.chat import ChatKey, IncomingMessage, OutgoingChannel
+from bot.ports.store import JobState, RenderJob, RequestState, Store
 from bot.progress import Pace, StatusReporter
 from bot.routing import DEFAULT_PROMPT, Route, route
 from bot.sessions import Sessions
 from bot.translate import drop_trailing_issue, translate
-from bot.types import ChatKey, IncomingMessage, OutgoingChannel
-from storage.base import JobState, RenderJob, RequestState, Store
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def _safe_name(name: str, index: int) -> str:
 
 
 class Engine:
-    """The conversation engine; `handle` satisfies `bot.types.MessageHandler`."""
+    """The conversation engine; `handle` satisfies `bot.ports.chat.MessageHandler`."""
 
     def __init__(self, settings: Settings, backend: Backend, store: Store) -> None:
         self._settings = settings

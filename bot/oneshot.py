@@ -8,9 +8,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.backend import Backend
 from bot.config import Settings
-from bot.types import ChatKey, Sender
+from bot.ports.backend import Backend
+from bot.ports.chat import ChatKey, Sender
 
 
 @dataclass(frozen=True, slots=True)

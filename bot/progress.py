@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from bot import replies
-from bot.types import MessageRef, OutgoingChannel
+from bot.ports.chat import MessageRef, OutgoingChannel
 
 log = logging.getLogger(__name__)
 

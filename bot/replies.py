@@ -6,7 +6,7 @@ Technical details never reach the user: they go to the log line the engine write
 from __future__ import annotations
 
 from bot import errors
-from bot.types import Button
+from bot.ports.chat import Button
 
 Lang = str
 

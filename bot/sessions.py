@@ -7,10 +7,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from bot.backend import Backend, BackendSession
 from bot.errors import SessionLost
-from bot.types import ChatKey
-from storage.base import Store
+from bot.ports.backend import Backend, BackendSession
+from bot.ports.chat import ChatKey
+from bot.ports.store import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot.backend import BackendSession
-from bot.types import ChatKey
-from storage.base import ChatSettings, Identity, JobState, RenderJob, RequestState
+from bot.ports.backend import BackendSession
+from bot.ports.chat import ChatKey
+from bot.ports.store import ChatSettings, Identity, JobState, RenderJob, RequestState
 
 #: Each entry moves the schema one version up; never edit one that has shipped.
 MIGRATIONS: Sequence[str] = (
@@ -73,7 +73,7 @@ UPDATE_MEMORY_S = 7 * 24 * 3600
 
 
 class SqliteStore:
-    """The production `storage.base.Store`. Open with `await SqliteStore.open(path)`."""
+    """The production `bot.ports.store.Store`. Open with `await SqliteStore.open(path)`."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db

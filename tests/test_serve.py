@@ -14,10 +14,10 @@ from adapters.discord.runner import configure_endpoints
 from bot.app import serve
 from bot.config import Settings
 from bot.errors import AdapterStartError
-from tests.discord.fake_discord import DM_CHANNEL_ID, FakeDiscord
-from tests.telegram.builders import message, photo_sizes, private_chat, update, user
+from fakes.discord.server import DM_CHANNEL_ID, FakeDiscord
+from fakes.telegram.api import TOKEN, FakeBotApi
+from fakes.telegram.updates import message, photo_sizes, private_chat, update, user
 from tests.telegram.conftest import jpeg_bytes
-from tests.telegram.fake_api import TOKEN, FakeBotApi
 
 ADA = user()
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from adapters.discord.runner import DiscordAdapter
 from bot.config import Settings
-from bot.types import Adapter, MessageHandler
-from storage.base import Store
+from bot.ports.chat import Adapter, MessageHandler
+from bot.ports.store import Store
 
 __all__ = ["DiscordAdapter", "create_adapter"]
 

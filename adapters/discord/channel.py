@@ -13,7 +13,7 @@ from pathlib import Path
 import discord
 
 from bot.errors import FileTooLarge
-from bot.types import Button, MessageRef, VideoInfo
+from bot.ports.chat import Button, MessageRef, VideoInfo
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord.convert import fold_instruction
-from bot.types import Button, ButtonAction
+from bot.ports.chat import Button, ButtonAction
 
 #: Receives every command and button press as the text the engine understands.
 OnInteraction = Callable[[discord.Interaction, str, Sequence[discord.Attachment]], Awaitable[None]]

@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 
 import discord
 
-from bot.types import Attachment, AttachmentKind, ChatKey, FetchFn, IncomingMessage, Sender
+from bot.ports.chat import Attachment, AttachmentKind, ChatKey, FetchFn, IncomingMessage, Sender
 
 PLATFORM = "discord"
 

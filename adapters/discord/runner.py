@@ -20,8 +20,8 @@ from adapters.discord.convert import PLATFORM, from_interaction, from_message
 from bot.config import Settings
 from bot.errors import AdapterStartError
 from bot.logs import redact
-from bot.types import Button, IncomingMessage, MessageHandler
-from storage.base import Store
+from bot.ports.chat import Button, IncomingMessage, MessageHandler
+from bot.ports.store import Store
 
 log = logging.getLogger(__name__)
 

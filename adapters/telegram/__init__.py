@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.config import Settings
-from bot.types import Adapter, MessageHandler
-from storage.base import Store
+from bot.ports.chat import Adapter, MessageHandler
+from bot.ports.store import Store
 
 from .runner import TelegramAdapter
 

@@ -14,7 +14,7 @@ from telegram.constants import ChatAction, MessageLimit
 from telegram.error import BadRequest, TelegramError
 
 from bot.errors import FileTooLarge, Unavailable
-from bot.types import Button, MessageRef, VideoInfo
+from bot.ports.chat import Button, MessageRef, VideoInfo
 
 from .flood import with_flood_retry
 from .limits import TelegramLimits, human_size

@@ -11,7 +11,7 @@ from telegram import Bot, Chat, Message, MessageEntity, User
 from telegram.error import BadRequest, NetworkError, TelegramError
 
 from bot.errors import BadInput, Unavailable
-from bot.types import Attachment, AttachmentKind, ChatKey, FetchFn, IncomingMessage, Sender
+from bot.ports.chat import Attachment, AttachmentKind, ChatKey, FetchFn, IncomingMessage, Sender
 
 from .flood import with_flood_retry
 

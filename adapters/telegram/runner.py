@@ -16,8 +16,8 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bot.config import Settings
 from bot.errors import AdapterStartError
 from bot.logs import redact
-from bot.types import IncomingMessage, MessageHandler
-from storage.base import Store
+from bot.ports.chat import IncomingMessage, MessageHandler
+from bot.ports.store import Store
 
 from . import texts
 from .albums import ALBUM_WAIT_S, AlbumCollector

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.types import ButtonAction
+from bot.ports.chat import ButtonAction
 
 from .limits import human_size
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from adapters.terminal.channel import TerminalChannel
 from adapters.terminal.runner import TerminalAdapter
 from bot.config import Settings
-from bot.types import Adapter, MessageHandler
-from storage.base import Store
+from bot.ports.chat import Adapter, MessageHandler
+from bot.ports.store import Store
 
 __all__ = ["TerminalAdapter", "TerminalChannel", "create_adapter"]
 

@@ -11,7 +11,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.types import Button, MessageRef, VideoInfo
+from bot.ports.chat import Button, MessageRef, VideoInfo
 
 #: Where the terminal writes a line (print, a list's append, a stream's write).
 Writer = Callable[[str], None]

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from bot.types import Attachment, AttachmentKind, ChatKey, IncomingMessage, Sender
+from bot.ports.chat import Attachment, AttachmentKind, ChatKey, IncomingMessage, Sender
 
 _KINDS: dict[str, AttachmentKind] = {
     **dict.fromkeys(("jpg", "jpeg", "png", "gif", "webp", "bmp", "heic", "heif"), "image"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from adapters.terminal.channel import TerminalChannel, Writer
 from adapters.terminal.conversion import as_path, message, missing_path, split_attach
-from bot.types import MessageHandler
+from bot.ports.chat import MessageHandler
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import pytest
 
 from adapters.discord.runner import configure_endpoints
 from bot.config import Settings
+from fakes.discord.server import FakeDiscord
 from storage.sqlite import SqliteStore
-from tests.discord.fake_discord import FakeDiscord
 
 FAKE_TOKEN = "fake-discord-token"
 

@@ -13,9 +13,8 @@ from adapters.discord import create_adapter
 from adapters.discord.runner import DiscordAdapter
 from bot.config import Settings
 from bot.errors import FileTooLarge
-from bot.types import Button, IncomingMessage, OutgoingChannel, VideoInfo
-from storage.sqlite import SqliteStore
-from tests.discord.fake_discord import (
+from bot.ports.chat import Button, IncomingMessage, OutgoingChannel, VideoInfo
+from fakes.discord.server import (
     BOT_ROLE_ID,
     BOT_USER,
     DM_CHANNEL_ID,
@@ -25,6 +24,7 @@ from tests.discord.fake_discord import (
     FakeDiscord,
     SentMessage,
 )
+from storage.sqlite import SqliteStore
 
 Reply = Callable[[IncomingMessage, OutgoingChannel], Awaitable[None]]
 MESSAGE_CONTENT_INTENT = 1 << 15

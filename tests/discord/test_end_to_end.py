@@ -12,18 +12,17 @@ import pytest
 from PIL import Image
 
 from adapters.discord.runner import DiscordAdapter
+from backends.local.backend import LocalBackend
 from bot.config import Settings
-from storage.sqlite import SqliteStore
-from tests.discord.fake_discord import (
+from bot.engine import Engine
+from fakes.discord.server import (
     BOT_USER,
     DM_CHANNEL_ID,
     TEXT_CHANNEL_ID,
     FakeDiscord,
     SentMessage,
 )
-
-engine_module = pytest.importorskip("bot.engine", reason="the engine is not on this branch yet")
-local_module = pytest.importorskip("bot.local.backend", reason="the local backend is not here yet")
+from storage.sqlite import SqliteStore
 
 pytestmark = pytest.mark.slow
 
@@ -58,8 +57,8 @@ async def bot(
     fake: FakeDiscord, settings: Settings, store: SqliteStore
 ) -> AsyncIterator[DiscordAdapter]:
     fast = settings.model_copy(update={"status_edit_interval_s": 0.2})
-    backend: Any = local_module.LocalBackend(fast)
-    engine: Any = engine_module.Engine(fast, backend, store)
+    backend: Any = LocalBackend(fast)
+    engine: Any = Engine(fast, backend, store)
     adapter = DiscordAdapter(fast, engine, store, guild_ready_timeout_s=0.05)
     await adapter.start()
     try:
@@ -127,8 +126,9 @@ async def test_server_channel_answers_a_mention_only(
 async def test_a_clip_over_the_reported_limit_comes_as_a_link(
     fake: FakeDiscord, settings: Settings, store: SqliteStore
 ) -> None:
-    from bot.nemo import MemoryIdentityStore, create_backend
-    from tests.nemo_emulator.server import NemoEmulator
+    from backends.nemo import create_backend
+    from fakes.nemo.server import NemoEmulator
+    from storage.memory import MemoryStore
 
     emulator = NemoEmulator()
     await emulator.start()
@@ -139,8 +139,8 @@ async def test_a_clip_over_the_reported_limit_comes_as_a_link(
             "status_edit_interval_s": 0.2,
         }
     )
-    backend: Any = create_backend(nemo_settings, MemoryIdentityStore())
-    engine: Any = engine_module.Engine(nemo_settings, backend, store)
+    backend: Any = create_backend(nemo_settings, MemoryStore())
+    engine: Any = Engine(nemo_settings, backend, store)
     adapter = DiscordAdapter(nemo_settings, engine, store, guild_ready_timeout_s=0.05)
     fake.filesize_limit = 1024  # every real clip is bigger
     await adapter.start()

@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.engine import Engine
-from bot.types import Attachment, ChatKey, IncomingMessage, Sender
+from bot.ports.chat import Attachment, ChatKey, IncomingMessage, Sender
 from tests.engine.doubles import MemoryStore, RecordingChannel, ScriptedBackend
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.backend import (
+from bot.errors import NothingToExport, SessionLost, StreamDropped
+from bot.ports.backend import (
     AgentEvent,
     BackendSession,
     Credits,
@@ -23,10 +24,9 @@ from bot.backend import (
     TextMessage,
     UploadedFile,
 )
-from bot.errors import NothingToExport, SessionLost, StreamDropped
+from bot.ports.chat import Button, ChatKey, MessageRef, VideoInfo
+from bot.ports.store import ChatSettings, Identity, RenderJob, RequestState
 from bot.timeline import exportable
-from bot.types import Button, ChatKey, MessageRef, VideoInfo
-from storage.base import ChatSettings, Identity, RenderJob, RequestState
 
 
 class MemoryStore:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.backend import KeepAlive, StreamError, TextDelta, TextMessage, ToolCall, ToolResult
 from bot.engine import Engine
 from bot.errors import ExportNotAllowed, NoCredits, SessionLost, UnsupportedFile
+from bot.ports.backend import KeepAlive, StreamError, TextDelta, TextMessage, ToolCall, ToolResult
+from bot.ports.chat import ChatKey
 from bot.routing import DEFAULT_PROMPT
-from bot.types import ChatKey
 from tests.engine.conftest import msg, photo
 from tests.engine.doubles import MemoryStore, RecordingChannel, Script, ScriptedBackend, video_draft
 

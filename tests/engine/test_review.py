@@ -7,12 +7,19 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from bot.backend import AgentEvent, Backend, BackendSession, ProjectState, TextMessage, ToolCall
 from bot.config import Settings
 from bot.engine import Engine
 from bot.errors import SessionLost, Unavailable
-from bot.types import Button, MessageRef
-from storage.base import RequestState, Store
+from bot.ports.backend import (
+    AgentEvent,
+    Backend,
+    BackendSession,
+    ProjectState,
+    TextMessage,
+    ToolCall,
+)
+from bot.ports.chat import Button, MessageRef
+from bot.ports.store import RequestState, Store
 from tests.engine.conftest import msg, photo
 from tests.engine.doubles import (
     MemoryStore,

@@ -14,8 +14,8 @@ from PIL import Image
 from adapters.terminal.runner import TerminalAdapter, queue_lines
 from bot.app import Core, open_core
 from bot.config import Settings
-from tests.nemo_emulator.fixtures import nemo_emulator, nemo_settings
-from tests.nemo_emulator.server import NemoEmulator
+from fakes.nemo.server import NemoEmulator
+from tests.nemo_fixtures import nemo_emulator, nemo_settings
 
 __all__ = ["Chat", "nemo_emulator", "open_chat"]
 

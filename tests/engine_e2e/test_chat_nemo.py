@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from fakes.nemo.server import NemoEmulator
 from tests.engine_e2e.conftest import Chat, open_chat
-from tests.nemo_emulator.server import NemoEmulator
 
 
 async def test_photo_and_caption_deliver_an_mp4(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.config import Settings
+from fakes.nemo.server import NemoEmulator
 from tests.engine_e2e.conftest import open_chat
-from tests.nemo_emulator.server import NemoEmulator
 
 
 async def test_no_credits_after_a_restart_still_gives_the_registration_link(

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.backend import Backend, ExportDone, ExportEvent, ExportProgress, TextMessage
+from backends.local.backend import LocalBackend
 from bot.config import Settings
 from bot.errors import BadImage, NothingToExport, UnsupportedFile
-from bot.local.backend import LocalBackend
+from bot.ports.backend import Backend, ExportDone, ExportEvent, ExportProgress, TextMessage
 from tests.local.conftest import probe
 
 
@@ -145,7 +145,7 @@ async def test_a_second_export_waits_its_turn(
 async def test_a_title_no_font_can_draw_is_flagged(
     settings: Settings, photos: dict[str, Path]
 ) -> None:
-    from bot.local.overlay import missing_glyphs
+    from backends.local.overlay import missing_glyphs
 
     backend = LocalBackend(settings)
     session = await backend.open_session("en")

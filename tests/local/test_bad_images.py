@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from backends.local import images
+from backends.local.still import build
 from bot.errors import BadImage
-from bot.local import images
-from bot.local.still import build
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -106,7 +106,7 @@ def test_big_images_are_never_decoded(bad: dict[str, Path], case: str) -> None:
     code = (
         "from pathlib import Path\n"
         "from bot.errors import BadImage\n"
-        "from bot.local.still import build\n"
+        "from backends.local.still import build\n"
         "try:\n"
         f"    build(Path({str(bad[case])!r}), 1080, 1920, 1.2)\n"
         "except BadImage:\n"
@@ -129,7 +129,7 @@ def test_a_large_jpeg_is_decoded_reduced(tmp_path: Path) -> None:
     Image.fromarray(small).resize((6000, 4000)).save(big, quality=80)
     code = (
         "from pathlib import Path\n"
-        "from bot.local.still import build\n"
+        "from backends.local.still import build\n"
         f"s = build(Path({str(big)!r}), 320, 180, 1.2)\n"
         "assert (s.width, s.height) == (384, 216), (s.width, s.height)\n"
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from backends.local import motion
 from bench.render import jitter, ready_frames, run_floor, run_ours, run_zoompan, spec_for
 from bot.config import Settings
-from bot.local import motion
 from tests.local.conftest import probe
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.local.clip import ClipSettings, frame_size, nearest_aspect
-from bot.local.instructions import (
+from backends.local.clip import ClipSettings, frame_size, nearest_aspect
+from backends.local.instructions import (
     Change,
     SetAspect,
     SetDuration,

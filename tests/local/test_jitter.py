@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.local import motion
-from bot.local.render import RenderSpec, Slide, _Frames
+from backends.local import motion
+from backends.local.render import RenderSpec, Slide, _Frames
 
 W = H = 320
 FRAMES = 40

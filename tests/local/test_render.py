@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.local.render import RenderSpec, Slide, render, spans
+from backends.local.render import RenderSpec, Slide, render, spans
 from tests.local.conftest import probe
 
 
@@ -68,7 +68,7 @@ def test_colours_survive_the_round_trip(tmp_path: Path) -> None:
 
 
 def test_cover_and_blurred_fill_are_chosen_by_shape() -> None:
-    from bot.local.still import choose_fit
+    from backends.local.still import choose_fit
 
     assert choose_fit(3000, 4000, 1080, 1920) == "cover"  # 3:4 into 9:16: crop a little
     assert choose_fit(4000, 3000, 1080, 1920) == "fill"  # landscape into vertical: fill
@@ -113,7 +113,7 @@ def test_slides_overlap_by_the_crossfade() -> None:
 
 
 def test_titles_use_the_bundled_font_that_draws_latin_and_chinese() -> None:
-    from bot.local.overlay import font_path, make_title, missing_glyphs
+    from backends.local.overlay import font_path, make_title, missing_glyphs
 
     assert font_path() is not None  # installed with the package, not from the system
     assert missing_glyphs("Summer Sale · Café") == ""
@@ -131,7 +131,7 @@ def test_titles_use_the_bundled_font_that_draws_latin_and_chinese() -> None:
 def test_frames_drawn_into_the_encoder_frame_match_the_plain_buffer(
     photos: dict[str, Path],
 ) -> None:
-    from bot.local.render import _Frames
+    from backends.local.render import _Frames
 
     spec = _spec(photos["jpeg"], photos["png"], duration_s=2.0, title="Sale",
                  fade_in_s=0.3, fade_out_s=0.3, width=200, height=120)  # fmt: skip

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.local.warp import PlaneWarper, separable
+from backends.local.warp import PlaneWarper, separable
 
 
 def _reference(plane: np.ndarray, m: tuple[tuple[float, ...], ...], w: int, h: int) -> np.ndarray:
@@ -135,7 +135,7 @@ def test_kernels_still_work_where_nothing_is_writable_for_the_cache(
     and home): the renderer compiles without the cache instead of failing."""
     import numba
 
-    from bot.local import warp
+    from backends.local import warp
 
     real = numba.njit
 

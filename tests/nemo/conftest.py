@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from backends.nemo import NemoBackend, create_backend
 from bot.config import Settings
-from bot.nemo import MemoryIdentityStore, NemoBackend, create_backend
-from tests.nemo_emulator.fixtures import nemo_emulator, nemo_settings
-from tests.nemo_emulator.server import NemoEmulator
+from fakes.nemo.server import NemoEmulator
+from storage.memory import MemoryStore
+from tests.nemo_fixtures import nemo_emulator, nemo_settings
 
 __all__ = ["nemo_emulator"]
 
@@ -23,15 +24,13 @@ def settings(nemo_emulator: NemoEmulator, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def identities() -> MemoryIdentityStore:
+def identities() -> MemoryStore:
     """An identity store in memory."""
-    return MemoryIdentityStore()
+    return MemoryStore()
 
 
 @pytest.fixture
-async def backend(
-    settings: Settings, identities: MemoryIdentityStore
-) -> AsyncIterator[NemoBackend]:
+async def backend(settings: Settings, identities: MemoryStore) -> AsyncIterator[NemoBackend]:
     """A Nemo backend talking to the emulator."""
     nemo = create_backend(settings, identities)
     try:

@@ -10,8 +10,8 @@ from httpx_sse import aconnect_sse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.backend import AgentEvent
-from bot.nemo.stream import EventParser, read_turn
+from backends.nemo.stream import EventParser, read_turn
+from bot.ports.backend import AgentEvent
 
 _TEXTS = st.text(alphabet="ab 点击导出é\n\"'", min_size=1, max_size=12)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from backends.nemo import NemoBackend, create_backend
 from bot.errors import (
     BackendError,
     FileTooLarge,
@@ -20,10 +21,11 @@ from bot.errors import (
     Unavailable,
     UnsupportedFile,
 )
-from bot.nemo import FileIdentityStore, MemoryIdentityStore, NemoBackend, create_backend
-from storage.base import Identity
-from tests.nemo_emulator.fixtures import nemo_settings
-from tests.nemo_emulator.server import NemoEmulator
+from bot.ports.store import Identity
+from fakes.nemo.server import NemoEmulator
+from storage.memory import MemoryStore
+from storage.sqlite import SqliteStore
+from tests.nemo_fixtures import nemo_settings
 
 
 async def test_every_call_carries_bearer_and_attribution(
@@ -53,18 +55,23 @@ async def test_every_call_carries_bearer_and_attribution(
 
 
 async def test_client_id_is_made_once_and_kept(nemo_emulator: NemoEmulator, tmp_path: Path) -> None:
-    store = FileIdentityStore(tmp_path / "data" / "nemo-identity.json")
+    db = tmp_path / "data" / "clipbot.sqlite3"
     settings = nemo_settings(nemo_emulator, tmp_path / "data")
+    store = await SqliteStore.open(db)
     first = create_backend(settings, store)
     await first.credits()
     await first.aclose()
     saved = await store.get_identity("nemo")
+    await store.close()
     assert saved is not None
     assert saved.token is not None
-    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
-    second = create_backend(settings, FileIdentityStore(store.path))
+    # The database holds the token: readable by its owner only.
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    store = await SqliteStore.open(db)
+    second = create_backend(settings, store)
     await second.credits()
     await second.aclose()
+    await store.close()
     # The stored token is reused: one anonymous token for the two runs.
     assert len(nemo_emulator.received("anonymous-token")) == 1
     assert nemo_emulator.received("anonymous-token")[0].headers["X-Client-Id"] == saved.client_id
@@ -72,7 +79,7 @@ async def test_client_id_is_made_once_and_kept(nemo_emulator: NemoEmulator, tmp_
 
 async def test_configured_client_id_wins(nemo_emulator: NemoEmulator, tmp_path: Path) -> None:
     settings = nemo_settings(nemo_emulator, tmp_path, nemo_client_id="client-fixed-1")
-    nemo = create_backend(settings, MemoryIdentityStore())
+    nemo = create_backend(settings, MemoryStore())
     await nemo.credits()
     await nemo.aclose()
     assert nemo_emulator.received("anonymous-token")[0].headers["X-Client-Id"] == "client-fixed-1"
@@ -83,7 +90,7 @@ async def test_configured_token_is_used_and_never_swapped(
 ) -> None:
     nemo_emulator.add_token("nmv_usr_test", user_id="usr_1", credits=7)
     settings = nemo_settings(nemo_emulator, tmp_path, nemo_token="nmv_usr_test")
-    nemo = create_backend(settings, MemoryIdentityStore())
+    nemo = create_backend(settings, MemoryStore())
     try:
         assert (await nemo.credits()).available == 7
         assert nemo_emulator.received("anonymous-token") == []
@@ -96,7 +103,7 @@ async def test_configured_token_is_used_and_never_swapped(
 
 
 async def test_expired_token_is_refreshed_once_and_the_call_repeated(
-    backend: NemoBackend, nemo_emulator: NemoEmulator, identities: MemoryIdentityStore
+    backend: NemoBackend, nemo_emulator: NemoEmulator, identities: MemoryStore
 ) -> None:
     await backend.credits()
     old = identities.identities["nemo"]
@@ -280,7 +287,7 @@ async def test_unreachable_server_is_unavailable(tmp_path: Path) -> None:
     await emu.start()
     settings = nemo_settings(emu, tmp_path)
     await emu.stop()
-    nemo = create_backend(settings, MemoryIdentityStore())
+    nemo = create_backend(settings, MemoryStore())
     with pytest.raises(Unavailable):
         await nemo.credits()
     await nemo.aclose()
@@ -289,7 +296,7 @@ async def test_unreachable_server_is_unavailable(tmp_path: Path) -> None:
 async def test_token_never_in_logs_or_errors(
     backend: NemoBackend,
     nemo_emulator: NemoEmulator,
-    identities: MemoryIdentityStore,
+    identities: MemoryStore,
     photo: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:

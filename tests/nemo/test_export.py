@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.backend import BackendSession, ExportDone, ExportEvent, ExportProgress, ProjectState
+from backends.nemo import NemoBackend, create_backend
 from bot.errors import ExportNotAllowed, NothingToExport, RenderFailed, Unavailable
-from bot.nemo import MemoryIdentityStore, NemoBackend, create_backend
-from tests.nemo_emulator.fixtures import nemo_settings
-from tests.nemo_emulator.server import NemoEmulator
+from bot.ports.backend import BackendSession, ExportDone, ExportEvent, ExportProgress, ProjectState
+from fakes.nemo.server import NemoEmulator
+from storage.memory import MemoryStore
+from tests.nemo_fixtures import nemo_settings
 
 
 async def _drafted(backend: NemoBackend, photo: Path) -> tuple[BackendSession, ProjectState]:
@@ -114,7 +115,7 @@ async def test_export_without_attribution_is_not_allowed(
     nemo_emulator: NemoEmulator, tmp_path: Path, photo: Path
 ) -> None:
     settings = nemo_settings(nemo_emulator, tmp_path, nemo_skill_source="")
-    nemo = create_backend(settings, MemoryIdentityStore())
+    nemo = create_backend(settings, MemoryStore())
     try:
         session, state = await _drafted(nemo, photo)
         with pytest.raises(ExportNotAllowed) as info:
@@ -134,7 +135,7 @@ async def test_render_timeout_and_poll_pace(
         nemo_render_poll_first_s=0.05,
         nemo_render_poll_max_s=0.2,
     )
-    nemo = create_backend(settings, MemoryIdentityStore())
+    nemo = create_backend(settings, MemoryStore())
     nemo_emulator.config.render_s = 5.0
     try:
         session, state = await _drafted(nemo, photo)

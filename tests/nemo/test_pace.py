@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from bot.backend import BackendSession
-from bot.nemo import MemoryIdentityStore, create_backend
-from bot.nemo.pace import MARGIN_S, PollPacer
+from backends.nemo import create_backend
+from backends.nemo.pace import MARGIN_S, PollPacer
+from bot.ports.backend import BackendSession
+from fakes.nemo.server import NemoEmulator
+from storage.memory import MemoryStore
 from tests.nemo.test_export import _drafted, _export
-from tests.nemo_emulator.fixtures import nemo_settings
-from tests.nemo_emulator.server import NemoEmulator
+from tests.nemo_fixtures import nemo_settings
 
 
 def test_without_progress_it_backs_off_to_the_maximum() -> None:
@@ -51,7 +52,7 @@ async def test_a_finished_render_is_seen_soon_after(
     settings = nemo_settings(
         nemo_emulator, tmp_path, nemo_render_poll_first_s=0.2, nemo_render_poll_max_s=15.0
     )
-    nemo = create_backend(settings, MemoryIdentityStore())
+    nemo = create_backend(settings, MemoryStore())
     # Backing off alone (0.2 s ×1.5) looks at 4.2 s, then 6.4 s: about 2 s late here.
     nemo_emulator.config.render_s = 4.0
     try:
@@ -75,7 +76,7 @@ async def test_many_running_turns_do_not_block_other_calls(
     """Each turn holds a connection for its whole stream; 120 at once must leave room."""
     import asyncio
 
-    nemo = create_backend(nemo_settings(nemo_emulator, tmp_path), MemoryIdentityStore())
+    nemo = create_backend(nemo_settings(nemo_emulator, tmp_path), MemoryStore())
     nemo_emulator.config.generation_s = 3.0
     nemo_emulator.config.keepalive_interval_s = 0.5
     nemo_emulator.config.initial_credits = 10**6

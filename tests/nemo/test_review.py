@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from backends.nemo import NemoBackend
 from bot.errors import RenderFailed
-from bot.nemo import NemoBackend
-from tests.nemo_emulator.server import NemoEmulator
+from fakes.nemo.server import NemoEmulator
 
 
 async def test_an_unplayable_download_is_not_left_in_the_export_folder(

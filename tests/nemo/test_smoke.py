@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.backend import ExportDone, ExportProgress, KeepAlive, TextDelta, TextMessage, ToolCall
-from bot.nemo import NemoBackend
-from tests.nemo_emulator.server import NemoEmulator
+from backends.nemo import NemoBackend
+from bot.ports.backend import (
+    ExportDone,
+    ExportProgress,
+    KeepAlive,
+    TextDelta,
+    TextMessage,
+    ToolCall,
+)
+from fakes.nemo.server import NemoEmulator
 
 
 async def test_photo_to_clip(

@@ -7,16 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.backend import (
-    AgentEvent,
-    BackendSession,
-    KeepAlive,
-    StreamError,
-    TextDelta,
-    TextMessage,
-    ToolCall,
-    ToolResult,
-)
+from backends.nemo import NemoBackend, create_backend
 from bot.config import Settings
 from bot.errors import (
     NoCredits,
@@ -26,9 +17,19 @@ from bot.errors import (
     TurnTimeout,
     Unavailable,
 )
-from bot.nemo import MemoryIdentityStore, NemoBackend, create_backend
-from tests.nemo_emulator.fixtures import nemo_settings
-from tests.nemo_emulator.server import TEMPORARY_ISSUE, NemoEmulator
+from bot.ports.backend import (
+    AgentEvent,
+    BackendSession,
+    KeepAlive,
+    StreamError,
+    TextDelta,
+    TextMessage,
+    ToolCall,
+    ToolResult,
+)
+from fakes.nemo.server import TEMPORARY_ISSUE, NemoEmulator
+from storage.memory import MemoryStore
+from tests.nemo_fixtures import nemo_settings
 
 
 async def _ready(backend: NemoBackend, photo: Path) -> BackendSession:
@@ -185,7 +186,7 @@ async def test_keepalives_only_is_a_turn_timeout(
     nemo_emulator: NemoEmulator, tmp_path: Path, photo: Path, form: str
 ) -> None:
     settings = nemo_settings(nemo_emulator, tmp_path, nemo_keepalive_only_timeout_s=0.2)
-    nemo = create_backend(settings, MemoryIdentityStore())
+    nemo = create_backend(settings, MemoryStore())
     try:
         session = await _ready(nemo, photo)
         nemo_emulator.next_turn(keepalive_only=True, keepalive_form=form, unknown_fields=False)
@@ -197,7 +198,7 @@ async def test_keepalives_only_is_a_turn_timeout(
 
 async def test_whole_turn_limit(nemo_emulator: NemoEmulator, tmp_path: Path, photo: Path) -> None:
     settings = nemo_settings(nemo_emulator, tmp_path, nemo_turn_timeout_s=0.2)
-    nemo = create_backend(settings, MemoryIdentityStore())
+    nemo = create_backend(settings, MemoryStore())
     try:
         session = await _ready(nemo, photo)
         nemo_emulator.next_turn(duration_s=2.0)
@@ -211,7 +212,7 @@ async def test_read_timeout_longer_gap_is_a_dropped_stream(
     nemo_emulator: NemoEmulator, tmp_path: Path, photo: Path
 ) -> None:
     settings: Settings = nemo_settings(nemo_emulator, tmp_path, nemo_stream_read_timeout_s=0.1)
-    nemo = create_backend(settings, MemoryIdentityStore())
+    nemo = create_backend(settings, MemoryStore())
     nemo_emulator.config.keepalive_interval_s = 0.5
     try:
         session = await _ready(nemo, photo)

@@ -11,9 +11,9 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from bot.backend import BackendSession
-from bot.types import ChatKey
-from storage.base import ChatSettings, Identity, RenderJob, Store
+from bot.ports.backend import BackendSession
+from bot.ports.chat import ChatKey
+from bot.ports.store import ChatSettings, Identity, RenderJob, Store
 from storage.sqlite import MIGRATIONS, SqliteStore
 
 CHAT = ChatKey("telegram", "-100123")

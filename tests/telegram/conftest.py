@@ -14,11 +14,10 @@ from PIL import Image
 
 from adapters.telegram import TelegramAdapter
 from bot.config import Settings
-from bot.types import IncomingMessage, MessageHandler, OutgoingChannel
-from storage.base import Store
+from bot.ports.chat import IncomingMessage, MessageHandler, OutgoingChannel
+from bot.ports.store import Store
+from fakes.telegram.api import TOKEN, FakeBotApi
 from storage.sqlite import SqliteStore
-
-from .fake_api import TOKEN, FakeBotApi
 
 
 @dataclass

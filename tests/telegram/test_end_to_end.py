@@ -16,10 +16,9 @@ from adapters.telegram import TelegramAdapter
 from adapters.telegram.limits import MB, TelegramLimits
 from bot.app import Core, open_core
 from bot.config import Settings
-from tests.nemo_emulator.fixtures import nemo_emulator, nemo_settings
-from tests.nemo_emulator.server import NemoEmulator
-
-from .builders import (
+from fakes.nemo.server import NemoEmulator
+from fakes.telegram.api import TOKEN, Call, FakeBotApi
+from fakes.telegram.updates import (
     button_press,
     document,
     group_chat,
@@ -29,8 +28,9 @@ from .builders import (
     update,
     user,
 )
+from tests.nemo_fixtures import nemo_emulator, nemo_settings
+
 from .conftest import jpeg_bytes, video_codec
-from .fake_api import TOKEN, Call, FakeBotApi
 
 __all__ = ["nemo_emulator"]
 

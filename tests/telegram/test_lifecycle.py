@@ -9,12 +9,12 @@ import pytest
 from pydantic import SecretStr
 
 from bot.config import Settings
-from bot.types import IncomingMessage, OutgoingChannel
+from bot.ports.chat import IncomingMessage, OutgoingChannel
+from fakes.telegram.api import FakeBotApi
+from fakes.telegram.updates import button_press, group_chat, message, private_chat, update, user
 from storage.sqlite import SqliteStore
 
-from .builders import button_press, group_chat, message, private_chat, update, user
 from .conftest import Recorder, StartAdapter
-from .fake_api import FakeBotApi
 
 ADA = user()
 PRIVATE = private_chat(ADA)

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .builders import document, group_chat, message, photo_sizes, private_chat, update, user
+from fakes.telegram.api import BOT_USER, FakeBotApi
+from fakes.telegram.updates import (
+    document,
+    group_chat,
+    message,
+    photo_sizes,
+    private_chat,
+    update,
+    user,
+)
+
 from .conftest import Recorder, StartAdapter, jpeg_bytes
-from .fake_api import BOT_USER, FakeBotApi
 
 ADA = user()
 PRIVATE = private_chat(ADA)

@@ -11,11 +11,11 @@ from PIL import Image
 
 from adapters.telegram.channel import TelegramChannel
 from bot.config import Settings
-from bot.types import Button, IncomingMessage, OutgoingChannel, VideoInfo
+from bot.ports.chat import Button, IncomingMessage, OutgoingChannel, VideoInfo
+from fakes.telegram.api import FakeBotApi
+from fakes.telegram.updates import group_chat, message, private_chat, update, user
 
-from .builders import group_chat, message, private_chat, update, user
 from .conftest import Recorder, StartAdapter, video_codec, write_mp4
-from .fake_api import FakeBotApi
 
 ADA = user()
 PRIVATE = private_chat(ADA)

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.backend import UploadedFile
 from bot.errors import (
     BackendError,
     ExportNotAllowed,
@@ -25,6 +24,7 @@ from bot.errors import (
     UnsupportedFile,
 )
 from bot.logs import redact
+from bot.ports.backend import UploadedFile
 
 #: Nemo refuses uploads over this size (bytes).
 UPLOAD_LIMIT_BYTES = 200 * 1024 * 1024

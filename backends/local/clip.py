@@ -1,6 +1,6 @@
 """The clip a session is making: its settings, and the draft JSON built from them.
 
-The draft uses Nemo's short-key shape (see `bot.backend`), so the shared timeline summary
+The draft uses Nemo's short-key shape (see `bot.ports.backend`), so the shared timeline summary
 reads it; the renderer's own parameters live under the top-level `m`. `spec_from_draft`
 is the one place that reads a draft back into a `RenderSpec`.
 """
@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from backends.local.motion import MOVES, Move
+from backends.local.render import RenderSpec, Slide
 from bot.errors import NothingToExport, RenderFailed
-from bot.local.motion import MOVES, Move
-from bot.local.render import RenderSpec, Slide
 
 Aspect = Literal["9:16", "16:9", "1:1", "4:5"]
 ASPECTS: dict[Aspect, tuple[int, int]] = {

@@ -79,7 +79,7 @@ def make_title(text: str, frame_w: int, frame_h: int) -> Title:
     import numpy as np
     from PIL import Image, ImageDraw
 
-    from bot.local.still import rgb_to_yuv709
+    from backends.local.still import rgb_to_yuv709
 
     size = max(12, round(min(frame_w, frame_h) * 0.09))
     probe = ImageDraw.Draw(Image.new("L", (1, 1)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.nemo_emulator.scenarios import EmulatorConfig, RenderScenario, TurnScenario
-from tests.nemo_emulator.server import NemoEmulator
+from fakes.nemo.scenarios import EmulatorConfig, RenderScenario, TurnScenario
+from fakes.nemo.server import NemoEmulator
 
 __all__ = ["EmulatorConfig", "NemoEmulator", "RenderScenario", "TurnScenario"]

@@ -24,9 +24,9 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from tests.nemo_emulator.agent import plan_turn
-from tests.nemo_emulator.media import fit, make_mp4
-from tests.nemo_emulator.scenarios import (
+from fakes.nemo.agent import plan_turn
+from fakes.nemo.media import fit, make_mp4
+from fakes.nemo.scenarios import (
     ENDPOINTS,
     EmulatorConfig,
     Failure,

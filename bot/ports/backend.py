@@ -153,8 +153,8 @@ ExportEvent = ExportProgress | ExportDone
 
 
 class Backend(Protocol):
-    """What the engine needs of a backend. Implemented by `bot.nemo.backend.NemoBackend`
-    and `bot.local.backend.LocalBackend`."""
+    """What the engine needs of a backend. Implemented by `backends.nemo.backend.NemoBackend`
+    and `backends.local.backend.LocalBackend`."""
 
     #: "nemo" or "local"; also the key under which sessions are stored.
     name: str

@@ -10,8 +10,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from bot.local.clip import Aspect, ClipSettings
-from bot.local.motion import Move
+from backends.local.clip import Aspect, ClipSettings
+from backends.local.motion import Move
 
 
 @dataclass(frozen=True, slots=True)

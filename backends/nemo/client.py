@@ -21,12 +21,9 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from httpx_sse import aconnect_sse
 
-from bot.backend import AgentEvent, Credits, UploadedFile
-from bot.errors import BackendError, FileTooLarge, RateLimited, TokenError, Unavailable
-from bot.logs import redaction_filter
-from bot.nemo.identity import IdentityStore
-from bot.nemo.stream import EventParser, read_turn
-from bot.nemo.wire import (
+from backends.nemo.identity import IdentityStore
+from backends.nemo.stream import EventParser, read_turn
+from backends.nemo.wire import (
     UPLOAD_LIMIT_BYTES,
     AnonymousToken,
     MissingClientId,
@@ -42,6 +39,9 @@ from bot.nemo.wire import (
     parse_state,
     parse_upload,
 )
+from bot.errors import BackendError, FileTooLarge, RateLimited, TokenError, Unavailable
+from bot.logs import redaction_filter
+from bot.ports.backend import AgentEvent, Credits, UploadedFile
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class NemoClient:
         return self._client_id
 
     async def _save_identity(self) -> None:
-        from storage.base import Identity
+        from bot.ports.store import Identity
 
         assert self._client_id is not None
         token = self._token if self.anonymous else None

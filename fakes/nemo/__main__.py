@@ -1,4 +1,4 @@
-"""`python -m tests.nemo_emulator --port 8765`: run the emulator by hand."""
+"""`python -m fakes.nemo --port 8765`: run the emulator by hand."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 import asyncio
 import contextlib
 
-from tests.nemo_emulator.scenarios import EmulatorConfig
-from tests.nemo_emulator.server import NemoEmulator
+from fakes.nemo.scenarios import EmulatorConfig
+from fakes.nemo.server import NemoEmulator
 
 
 async def _serve(host: str, port: int, realistic: bool) -> None:

@@ -1,7 +1,7 @@
 """The render pipeline: stills built once, frames warped in a worker thread, H.264 out.
 
 A producer thread makes each frame (a sub-pixel warp of a ready Y'CbCr still, see
-`bot.local.warp`, plus a crossfade, title or fade where needed) straight into the encoder's
+`backends.local.warp`, plus a crossfade, title or fade where needed) straight into the encoder's
 frame, a few frames ahead, while PyAV's x264 encodes on frame threads, so both cores stay
 busy. Output: H.264 4:2:0 (yuv420p), BT.709 limited range, even dimensions, `+faststart`,
 AAC when there is music.
@@ -18,18 +18,18 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from backends.local import motion
+from backends.local.motion import Move
 from bot.errors import BadInput, RenderFailed
-from bot.local import motion
-from bot.local.motion import Move
 
 if TYPE_CHECKING:
     import av
     import numpy as np
     from numpy.typing import NDArray
 
-    from bot.local.overlay import Title
-    from bot.local.still import Still
-    from bot.local.warp import PlaneWarper
+    from backends.local.overlay import Title
+    from backends.local.still import Still
+    from backends.local.warp import PlaneWarper
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Slide:
 
 @dataclass(frozen=True, slots=True)
 class RenderSpec:
-    """Everything a render needs; built from the draft (see `bot.local.draft`)."""
+    """Everything a render needs; built from the draft (see `backends.local.draft`)."""
 
     slides: tuple[Slide, ...]
     width: int
@@ -118,13 +118,13 @@ class _Frames:
         self.aspect = self.w / self.h
         self.title: Title | None = None
         if spec.title:
-            from bot.local.overlay import make_title
+            from backends.local.overlay import make_title
 
             self.title = make_title(spec.title, self.w, self.h)
         self._scratch = np.empty((self.h * 3 // 2, self.w), dtype=np.uint8)
 
     def _still(self, i: int) -> Still:
-        from bot.local.still import build
+        from backends.local.still import build
 
         if i not in self.stills:
             for old in [k for k in self.stills if k < i - 1]:
@@ -137,7 +137,7 @@ class _Frames:
 
     def _warpers(self, i: int) -> tuple[PlaneWarper, PlaneWarper]:
         """The luma and chroma warpers of slide `i`'s still, made on first use."""
-        from bot.local.warp import PlaneWarper
+        from backends.local.warp import PlaneWarper
 
         if i not in self.warpers:
             still = self._still(i)
@@ -192,7 +192,7 @@ class _Frames:
             cv2.addWeighted(uv, 1.0 - a, suv, a, 0.0, dst=uv)
         t = k / spec.fps
         if self.title is not None and t < spec.title_s:
-            from bot.local.overlay import blend
+            from backends.local.overlay import blend
 
             fade = min(0.5, spec.title_s / 4)
             rise = min(1.0, (t + 1 / spec.fps) / fade) if fade else 1.0
@@ -322,7 +322,7 @@ def render(spec: RenderSpec, out: Path, progress: Progress | None = None) -> Ren
         with container:
             audio_packets: list[Any] = []
             if spec.music is not None:
-                from bot.local import audio
+                from backends.local import audio
 
                 pcm = audio.load(spec.music, n / spec.fps, spec.music_volume)
                 astream = container.add_stream("aac", rate=audio.RATE)

@@ -7,7 +7,7 @@ import re
 import time
 from typing import Any
 
-from .fake_api import BOT_USER
+from fakes.telegram.api import BOT_USER
 
 JSON = dict[str, Any]
 

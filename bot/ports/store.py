@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from bot.backend import BackendSession
-from bot.types import ChatKey
+from bot.ports.backend import BackendSession
+from bot.ports.chat import ChatKey
 
 RequestState = Literal["queued", "running", "done", "failed"]
 JobState = Literal["submitted", "pending", "processing", "completed", "failed"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from bot.local import images
+from backends.local import images
 
 if TYPE_CHECKING:
     import numpy as np

@@ -1,4 +1,4 @@
-"""Pytest fixtures for any area's tests: `from tests.nemo_emulator.fixtures import *`."""
+"""Pytest fixtures for any area's tests: `from tests.nemo_fixtures import *`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from tests.nemo_emulator.server import NemoEmulator
+from fakes.nemo.server import NemoEmulator
 
 
 def nemo_settings(emu: NemoEmulator, data_dir: Path, **overrides: Any) -> Settings:

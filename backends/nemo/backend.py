@@ -1,4 +1,4 @@
-"""`NemoBackend`: the `bot.backend.Backend` protocol on top of `NemoClient`."""
+"""`NemoBackend`: the `bot.ports.backend.Backend` protocol on top of `NemoClient`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ from pathlib import Path
 
 import httpx
 
-from bot.backend import (
+from backends.nemo.client import ClientConfig, NemoClient
+from backends.nemo.identity import IdentityStore
+from backends.nemo.media import probe_mp4
+from backends.nemo.pace import PollPacer
+from bot.config import Settings
+from bot.errors import BackendError, NothingToExport, ProtocolError, RenderFailed, Unavailable
+from bot.ports.backend import (
     AgentEvent,
     BackendSession,
     Credits,
@@ -21,12 +27,6 @@ from bot.backend import (
     ProjectState,
     UploadedFile,
 )
-from bot.config import Settings
-from bot.errors import BackendError, NothingToExport, ProtocolError, RenderFailed, Unavailable
-from bot.nemo.client import ClientConfig, NemoClient
-from bot.nemo.identity import IdentityStore
-from bot.nemo.media import probe_mp4
-from bot.nemo.pace import PollPacer
 from bot.timeline import exportable
 
 log = logging.getLogger(__name__)

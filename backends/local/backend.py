@@ -19,7 +19,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.backend import (
+from backends.local import audio, images
+from backends.local import instructions as ins
+from backends.local.clip import ClipSettings, Media, make_draft, spec_from_draft
+from backends.local.render import RenderSpec
+from bot.config import Settings
+from bot.errors import BadImage, SessionLost, UnsupportedFile
+from bot.ports.backend import (
     AgentEvent,
     BackendSession,
     Credits,
@@ -30,12 +36,6 @@ from bot.backend import (
     TextMessage,
     UploadedFile,
 )
-from bot.config import Settings
-from bot.errors import BadImage, SessionLost, UnsupportedFile
-from bot.local import audio, images
-from bot.local import instructions as ins
-from bot.local.clip import ClipSettings, Media, make_draft, spec_from_draft
-from bot.local.render import RenderSpec
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ class LocalBackend:
             project.settings = ins.apply(project.settings, changes)
             title = next((c.text for c in changes if isinstance(c, ins.SetTitle) and c.text), None)
             if title:
-                from bot.local.overlay import missing_glyphs
+                from backends.local.overlay import missing_glyphs
 
                 missing = await asyncio.to_thread(missing_glyphs, title)
                 if missing:
@@ -250,7 +250,7 @@ class LocalBackend:
         self, session: BackendSession, state: ProjectState, dest_dir: Path
     ) -> AsyncIterator[ExportEvent]:
         """Render the draft to an MP4 in `dest_dir`, reporting whole percents."""
-        from bot.local.render import render
+        from backends.local.render import render
 
         spec = await asyncio.to_thread(self._spec, session, state, dest_dir)
         out = dest_dir / f"clip-{session.session_id[:8]}-{int(time.time() * 1000)}.mp4"

@@ -18,7 +18,9 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource, ServerSentEvent
 
-from bot.backend import (
+from backends.nemo.wire import KNOWN_CODES, error_for
+from bot.errors import BackendError, StreamDropped, TurnTimeout
+from bot.ports.backend import (
     AgentEvent,
     KeepAlive,
     StreamError,
@@ -27,8 +29,6 @@ from bot.backend import (
     ToolCall,
     ToolResult,
 )
-from bot.errors import BackendError, StreamDropped, TurnTimeout
-from bot.nemo.wire import KNOWN_CODES, error_for
 
 log = logging.getLogger(__name__)
 

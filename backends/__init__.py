@@ -1,0 +1,1 @@
+"""The backends behind `bot.ports.backend.Backend`: Nemo (cloud) and the local renderer."""

@@ -1,0 +1,15 @@
+"""The Nemo cloud backend: the HTTP client, the chat stream parser and the backend."""
+
+from __future__ import annotations
+
+from backends.nemo.backend import NemoBackend, create_backend
+from backends.nemo.client import ClientConfig, NemoClient
+from backends.nemo.identity import IdentityStore
+
+__all__ = [
+    "ClientConfig",
+    "IdentityStore",
+    "NemoBackend",
+    "NemoClient",
+    "create_backend",
+]

@@ -1,0 +1,1 @@
+"""A fake Telegram Bot API server and builders of the updates it hands out."""

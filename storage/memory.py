@@ -1,0 +1,93 @@
+"""`Store` kept in memory: for tests and one-shot runs (`clipbot animate`).
+
+It behaves as the SQLite store does, but nothing survives the process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+from bot.ports.backend import BackendSession
+from bot.ports.chat import ChatKey
+from bot.ports.store import ChatSettings, Identity, RenderJob, RequestState
+
+
+class MemoryStore:
+    """The in-memory `bot.ports.store.Store`."""
+
+    def __init__(self) -> None:
+        self.chats: dict[ChatKey, ChatSettings] = {}
+        self.sessions: dict[tuple[ChatKey, str], BackendSession] = {}
+        self.identities: dict[str, Identity] = {}
+        self.requests: dict[int, tuple[RequestState, str | None]] = {}
+        self.jobs: dict[str, RenderJob] = {}
+        self.updates: dict[tuple[str, str], float] = {}
+        self._ids = itertools.count(1)
+
+    async def get_chat_settings(self, chat: ChatKey) -> ChatSettings:
+        """The chat's settings (defaults when the chat is new)."""
+        return self.chats.get(chat, ChatSettings())
+
+    async def set_chat_settings(self, chat: ChatKey, settings: ChatSettings) -> None:
+        """Create or replace the chat's settings."""
+        self.chats[chat] = settings
+
+    async def get_session(self, chat: ChatKey, backend: str) -> BackendSession | None:
+        """The chat's session on that backend, if one was opened."""
+        return self.sessions.get((chat, backend))
+
+    async def save_session(self, chat: ChatKey, backend: str, session: BackendSession) -> None:
+        """Create or replace the chat's session on that backend."""
+        self.sessions[(chat, backend)] = session
+
+    async def delete_session(self, chat: ChatKey, backend: str) -> None:
+        """Forget the chat's session."""
+        self.sessions.pop((chat, backend), None)
+
+    async def get_identity(self, backend: str) -> Identity | None:
+        """The stored identity for a backend."""
+        return self.identities.get(backend)
+
+    async def save_identity(self, backend: str, identity: Identity) -> None:
+        """Create or replace the identity for a backend."""
+        self.identities[backend] = identity
+
+    async def add_request(self, chat: ChatKey, sender_id: str, text: str) -> int:
+        """Record a request; returns its id."""
+        request_id = next(self._ids)
+        self.requests[request_id] = ("queued", None)
+        return request_id
+
+    async def set_request_state(
+        self, request_id: int, state: RequestState, detail: str | None = None
+    ) -> None:
+        """Move a request to a new state."""
+        self.requests[request_id] = (state, detail)
+
+    async def get_request_state(self, request_id: int) -> tuple[RequestState, str | None] | None:
+        """A request's state and detail."""
+        return self.requests.get(request_id)
+
+    async def save_job(self, job: RenderJob) -> None:
+        """Create or update a render job."""
+        old = self.jobs.get(job.job_id)
+        if old is not None and job.output_url is None:
+            job = RenderJob(job.job_id, job.chat, job.backend, job.state, job.progress,
+                            old.output_url)  # fmt: skip
+        self.jobs[job.job_id] = job
+
+    async def get_job(self, job_id: str) -> RenderJob | None:
+        """A render job by id."""
+        return self.jobs.get(job_id)
+
+    async def mark_update(self, platform: str, update_id: str) -> bool:
+        """Record a platform update id; True the first time."""
+        key = (platform, update_id)
+        if key in self.updates:
+            return False
+        self.updates[key] = time.time()
+        return True
+
+    async def close(self) -> None:
+        """Nothing to close."""
