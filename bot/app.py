@@ -72,7 +72,7 @@ def platform_adapters(core: Core) -> list[Adapter]:
     ):
         if token is not None and token.get_secret_value():
             module: Any = importlib.import_module(package)
-            adapters.append(module.create_adapter(core.settings, core.engine, core.store))
+            adapters.append(module.create_adapter(core.settings, core.engine.handle, core.store))
     return adapters
 
 
@@ -122,7 +122,9 @@ async def serve(
         log_file = settings.data_dir / "clipbot.log"
         log_note = False
         if terminal or not adapters:
-            term = TerminalAdapter(core.engine, settings.data_dir)
+            term = TerminalAdapter(
+                core.engine.handle, settings.data_dir, language=settings.default_language
+            )
             adapters.append(term)
             log_note = logs_to_file(log_file)
         started: list[Adapter] = []

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot import __version__
+from bot.words import Lang
 
 
 class Settings(BaseSettings):
@@ -30,7 +31,8 @@ class Settings(BaseSettings):
     backend: Literal["local", "nemo"] = Field("local", alias="CLIPBOT_BACKEND")
     data_dir: Path = Field(Path("./data"), alias="CLIPBOT_DATA_DIR")
     log_level: str = Field("INFO", alias="CLIPBOT_LOG_LEVEL")
-    default_language: str = Field("en", alias="CLIPBOT_LANGUAGE")
+    # The language of a chat until its user writes (English or Chinese).
+    default_language: Lang = Field("en", alias="CLIPBOT_LANGUAGE")
 
     # --- engine -----------------------------------------------------------------------
     # Shortest gap between two edits of one chat's status message.

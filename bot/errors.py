@@ -25,6 +25,8 @@ Messages never contain a token: errors are built from codes and server messages 
 
 from __future__ import annotations
 
+from bot.words import Lang, say
+
 #: Formats the Nemo backend accepts (from its documentation).
 NEMO_FORMATS = (
     "mp4", "mov", "avi", "webm", "mkv", "jpg", "png", "gif", "webp", "mp3", "wav", "m4a", "aac",
@@ -36,16 +38,17 @@ class ClipbotError(Exception):
 
 
 class BadInput(ClipbotError):
-    """The user's input cannot be used; `str(exc)` (English) and `zh` (Chinese, when
-    given) are safe to show to the user."""
+    """The user's input cannot be used. `key` names the text in `bot.words` that says
+    why, filled from `values`; `str(exc)` is its English (for the log)."""
 
-    def __init__(self, message: str, *, zh: str | None = None) -> None:
-        super().__init__(message)
-        self.zh = zh
+    def __init__(self, key: str, **values: object) -> None:
+        self.key = key
+        self.values = values
+        super().__init__(self.in_language("en"))
 
-    def in_language(self, lang: str) -> str:
-        """The message in the chat's language (English when there is no translation)."""
-        return self.zh if lang == "zh" and self.zh else str(self)
+    def in_language(self, lang: Lang) -> str:
+        """The message in the chat's language."""
+        return say(self.key, lang, **self.values)
 
 
 class BadImage(BadInput):

@@ -15,8 +15,8 @@ from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 from types import TracebackType
 
-from bot import replies
 from bot.ports.chat import MessageRef, OutgoingChannel
+from bot.words import Lang, say
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class StatusReporter:
     def __init__(
         self,
         channel: OutgoingChannel,
-        lang: str,
+        lang: Lang,
         *,
         edit_interval_s: float,
         still_working_s: float,
@@ -100,7 +100,7 @@ class StatusReporter:
         tb: TracebackType | None,
     ) -> None:
         key = "stage_done" if exc_type is None else "stage_failed"
-        self._final = replies.text(key, self._lang)
+        self._final = say(key, self._lang)
         self._changed.set()
         try:
             if self._worker is not None:
@@ -123,7 +123,7 @@ class StatusReporter:
         if elapsed >= 1:
             head = f"{head} ({format_elapsed(elapsed)})"
         if self._final is None and self._still > 0 and elapsed >= self._still:
-            return f"{replies.text('still_working', self._lang)}\n{head}"
+            return f"{say('still_working', self._lang)}\n{head}"
         return head
 
     def _until_next_tick(self) -> float:

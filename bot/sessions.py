@@ -11,6 +11,7 @@ from bot.errors import SessionLost
 from bot.ports.backend import Backend, BackendSession
 from bot.ports.chat import ChatKey
 from bot.ports.store import Store
+from bot.words import Lang
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -27,7 +28,7 @@ class Sessions:
         """The chat's stored session, if there is one."""
         return await self._store.get_session(chat, self._backend.name)
 
-    async def get(self, chat: ChatKey, language: str) -> BackendSession:
+    async def get(self, chat: ChatKey, language: Lang) -> BackendSession:
         """The chat's session, opened and stored on first need."""
         session = await self.existing(chat)
         if session is None:
@@ -36,7 +37,7 @@ class Sessions:
             log.info("chat %s: opened a %s session", chat, self._backend.name)
         return session
 
-    async def renew(self, chat: ChatKey, language: str) -> BackendSession:
+    async def renew(self, chat: ChatKey, language: Lang) -> BackendSession:
         """Forget the chat's session and open a new one."""
         await self.forget(chat)
         return await self.get(chat, language)
@@ -62,7 +63,7 @@ class Sessions:
     async def call(
         self,
         chat: ChatKey,
-        language: str,
+        language: Lang,
         fn: Callable[[BackendSession], Awaitable[T]],
     ) -> T:
         """`fn(session)`; on `SessionLost`, a new session and `fn` again, once."""

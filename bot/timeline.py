@@ -10,13 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bot.words import Lang, say
+
 TrackKind = Literal["video", "audio", "text", "other"]
 
 _KINDS: dict[int, TrackKind] = {0: "video", 1: "audio", 7: "text"}
-_LABELS: dict[str, dict[TrackKind, str]] = {
-    "en": {"video": "Video", "audio": "BGM", "text": "Title", "other": "Track"},
-    "zh": {"video": "视频", "audio": "背景音乐", "text": "标题", "other": "轨道"},
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,31 +144,35 @@ def describe_segment(kind: TrackKind, seg: Segment) -> str:
     return f"{label} ({', '.join(details)})" if details else label
 
 
-def _describe_track(track: Track, lang: str) -> str:
-    label = _LABELS.get(lang, _LABELS["en"])[track.kind]
-    sep = "：" if lang == "zh" else ": "
+def _label(kind: TrackKind, lang: Lang) -> str:
+    return say(f"track_{kind}", lang)
+
+
+def _describe_track(track: Track, lang: Lang) -> str:
+    label = _label(track.kind, lang)
     if not track.segments:
-        return f"{label}{sep}{'空' if lang == 'zh' else 'empty'}"
-    return label + sep + ", ".join(describe_segment(track.kind, s) for s in track.segments)
+        return say("track_empty", lang, label=label)
+    items = ", ".join(describe_segment(track.kind, s) for s in track.segments)
+    return say("track_line", lang, label=label, items=items)
 
 
-def summary(timeline: Timeline, lang: str = "en") -> str:
-    """The one-line summary in the API page's format."""
+def summary(timeline: Timeline, lang: Lang = "en") -> str:
+    """The one-line summary in the API page's format, with the frame size when known:
+    ``Timeline (2 tracks, 1080×1920): 1. Video: shop.jpg (0-5s) 2. Title: "Sale" (0-3s)``."""
     n = len(timeline.tracks)
     if n == 0:
-        return "时间线是空的。" if lang == "zh" else "Timeline is empty."
+        return say("timeline_empty", lang)
+    what = say("timeline_tracks_one", lang) if n == 1 else say("timeline_tracks_many", lang, n=n)
+    if timeline.width and timeline.height:
+        what += f"{say('comma', lang)}{timeline.width}×{timeline.height}"
     items = " ".join(
         f"{i}. {_describe_track(track, lang)}" for i, track in enumerate(timeline.tracks, 1)
     )
-    if lang == "zh":
-        return f"时间线（{n} 条轨道）：{items}"
-    return f"Timeline ({n} track{'s' if n != 1 else ''}): {items}"
+    return say("timeline", lang, what=what, items=items)
 
 
-def diff(before: Timeline, after: Timeline, lang: str = "en") -> list[str]:
+def diff(before: Timeline, after: Timeline, lang: Lang = "en") -> list[str]:
     """What changed from `before` to `after`, as short phrases (empty: nothing)."""
-    zh = lang == "zh"
-    labels = _LABELS.get(lang, _LABELS["en"])
     changes: list[str] = []
     for i in range(max(len(before.tracks), len(after.tracks))):
         old = before.tracks[i] if i < len(before.tracks) else None
@@ -178,40 +180,37 @@ def diff(before: Timeline, after: Timeline, lang: str = "en") -> list[str]:
         if old == new:
             continue
         if old is None and new is not None:
-            what = _describe_track(new, lang)
-            changes.append(f"新增 {what}" if zh else f"added {what}")
+            changes.append(say("timeline_added", lang, what=_describe_track(new, lang)))
         elif new is None and old is not None:
-            what = _describe_track(old, lang)
-            changes.append(f"删除 {what}" if zh else f"removed {what}")
+            changes.append(say("timeline_removed", lang, what=_describe_track(old, lang)))
         elif old is not None and new is not None:
-            changes.extend(_segment_changes(old, new, labels[new.kind], zh))
+            changes.extend(_segment_changes(old, new, lang))
     if (before.width, before.height) != (after.width, after.height) and after.width:
-        size = f"{after.width}×{after.height}"
-        changes.append(f"画面尺寸改为 {size}" if zh else f"frame size now {size}")
+        changes.append(say("timeline_size", lang, size=f"{after.width}×{after.height}"))
     if before.title != after.title and after.title:
-        changes.append(f"项目标题改为 “{after.title}”" if zh else f'title now "{after.title}"')
+        changes.append(say("timeline_title", lang, title=after.title))
     return changes
 
 
-def _segment_changes(old: Track, new: Track, label: str, zh: bool) -> list[str]:
+def _segment_changes(old: Track, new: Track, lang: Lang) -> list[str]:
     out: list[str] = []
-    sep = "：" if zh else ": "
+    label = _label(new.kind, lang)
     for j in range(max(len(old.segments), len(new.segments))):
         a = old.segments[j] if j < len(old.segments) else None
         b = new.segments[j] if j < len(new.segments) else None
         if a == b:
             continue
         if a is None and b is not None:
-            what = describe_segment(new.kind, b)
-            out.append(f"新增 {label}{sep}{what}" if zh else f"added {label}{sep}{what}")
+            what = say("track_line", lang, label=label, items=describe_segment(new.kind, b))
+            out.append(say("timeline_added", lang, what=what))
         elif b is None and a is not None:
-            what = describe_segment(old.kind, a)
-            out.append(f"删除 {label}{sep}{what}" if zh else f"removed {label}{sep}{what}")
+            what = say("track_line", lang, label=label, items=describe_segment(old.kind, a))
+            out.append(say("timeline_removed", lang, what=what))
         elif a is not None and b is not None:
             was, now = describe_segment(old.kind, a), describe_segment(new.kind, b)
             if was == now:
-                now = f"{now} (更新)" if zh else f"{now} (updated)"
-            out.append(f"{label}{sep}{was} → {now}")
+                now = say("timeline_updated", lang, what=now)
+            out.append(say("timeline_changed", lang, label=label, was=was, now=now))
     if not out and old.kind != new.kind:
-        out.append(f"{label}{sep}" + ("轨道类型已更改" if zh else "track type changed"))
+        out.append(say("timeline_type_changed", lang, label=label))
     return out

@@ -20,14 +20,16 @@ class MemoryStore:
         self.chats: dict[ChatKey, ChatSettings] = {}
         self.sessions: dict[tuple[ChatKey, str], BackendSession] = {}
         self.identities: dict[str, Identity] = {}
-        self.requests: dict[int, tuple[RequestState, str | None]] = {}
+        #: id → (chat, sender id, text, state); the detail of failures apart
+        self.requests: dict[int, tuple[ChatKey, str, str, RequestState]] = {}
+        self.request_details: dict[int, str | None] = {}
         self.jobs: dict[str, RenderJob] = {}
         self.updates: dict[tuple[str, str], float] = {}
         self._ids = itertools.count(1)
 
-    async def get_chat_settings(self, chat: ChatKey) -> ChatSettings:
-        """The chat's settings (defaults when the chat is new)."""
-        return self.chats.get(chat, ChatSettings())
+    async def get_chat_settings(self, chat: ChatKey) -> ChatSettings | None:
+        """The chat's settings; None for a chat that has chosen nothing yet."""
+        return self.chats.get(chat)
 
     async def set_chat_settings(self, chat: ChatKey, settings: ChatSettings) -> None:
         """Create or replace the chat's settings."""
@@ -56,18 +58,21 @@ class MemoryStore:
     async def add_request(self, chat: ChatKey, sender_id: str, text: str) -> int:
         """Record a request; returns its id."""
         request_id = next(self._ids)
-        self.requests[request_id] = ("queued", None)
+        self.requests[request_id] = (chat, sender_id, text, "queued")
         return request_id
 
     async def set_request_state(
         self, request_id: int, state: RequestState, detail: str | None = None
     ) -> None:
         """Move a request to a new state."""
-        self.requests[request_id] = (state, detail)
+        chat, sender_id, text, _ = self.requests[request_id]
+        self.requests[request_id] = (chat, sender_id, text, state)
+        self.request_details[request_id] = detail
 
     async def get_request_state(self, request_id: int) -> tuple[RequestState, str | None] | None:
         """A request's state and detail."""
-        return self.requests.get(request_id)
+        found = self.requests.get(request_id)
+        return None if found is None else (found[3], self.request_details.get(request_id))
 
     async def save_job(self, job: RenderJob) -> None:
         """Create or update a render job."""

@@ -14,6 +14,7 @@ import aiosqlite
 from bot.ports.backend import BackendSession
 from bot.ports.chat import ChatKey
 from bot.ports.store import ChatSettings, Identity, JobState, RenderJob, RequestState
+from bot.words import as_lang
 
 #: Each entry moves the schema one version up; never edit one that has shipped.
 MIGRATIONS: Sequence[str] = (
@@ -109,13 +110,13 @@ class SqliteStore:
 
     # --- chats ---------------------------------------------------------------------------
 
-    async def get_chat_settings(self, chat: ChatKey) -> ChatSettings:
-        """The chat's settings (defaults when the chat is new)."""
+    async def get_chat_settings(self, chat: ChatKey) -> ChatSettings | None:
+        """The chat's settings; None for a chat that has chosen nothing yet."""
         async with self._db.execute(
             "SELECT language FROM chats WHERE chat = ?", (str(chat),)
         ) as cur:
             row = await cur.fetchone()
-        return ChatSettings() if row is None else ChatSettings(language=row[0])
+        return None if row is None else ChatSettings(language=as_lang(row[0]))
 
     async def set_chat_settings(self, chat: ChatKey, settings: ChatSettings) -> None:
         """Create or replace the chat's settings."""

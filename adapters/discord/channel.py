@@ -14,6 +14,7 @@ import discord
 
 from bot.errors import FileTooLarge
 from bot.ports.chat import Button, MessageRef, VideoInfo
+from bot.words import size as human_size
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +37,6 @@ def _clip(text: str) -> str:
     # "*Summer_Sale*" as typed, not as italics (URLs are left as they are).
     text = discord.utils.escape_markdown(text)
     return text if len(text) <= MAX_CONTENT else text[: MAX_CONTENT - 1] + "…"
-
-
-def _size_text(size: int) -> str:
-    return f"{size / (1024 * 1024):.0f} MB" if size >= 1024 * 1024 else f"{size // 1024} KB"
 
 
 class DiscordChannel:
@@ -121,7 +118,7 @@ class DiscordChannel:
         size = await asyncio.to_thread(os.path.getsize, path)
         if size > self._limit:
             raise FileTooLarge(
-                f"the clip is {_size_text(size)}, over Discord's {_size_text(self._limit)} here",
+                f"the clip is {human_size(size)}, over Discord's {human_size(self._limit)} here",
                 limit_bytes=self._limit,
             )
         return await self._send(caption, buttons, discord.File(path, filename=path.name))

@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, get_args
+from typing import Any
 
 import discord
 from discord import app_commands
 
 from adapters.discord.convert import fold_instruction
-from bot.ports.chat import Button, ButtonAction
+from bot.ports.chat import BUTTON_ACTIONS, Button, ButtonAction, button_id
+from bot.words import say
 
 #: Receives every command and button press as the text the engine understands.
 OnInteraction = Callable[[discord.Interaction, str, Sequence[discord.Attachment]], Awaitable[None]]
 
-ACTIONS: tuple[ButtonAction, ...] = get_args(ButtonAction)
-CUSTOM_ID_PREFIX = "clipbot:"
-DEFAULT_LABELS: dict[ButtonAction, str] = {
-    "export": "Export again",
-    "status": "Status",
-    "credits": "Credits",
-    "new": "New project",
-}
 ASPECTS = ("9:16", "16:9", "1:1", "4:5")
-
-
-def custom_id(action: ButtonAction) -> str:
-    """The stable id of a button: the same before and after a restart."""
-    return f"{CUSTOM_ID_PREFIX}{action}"
 
 
 class ActionButton(discord.ui.Button[discord.ui.View]):
@@ -35,7 +23,7 @@ class ActionButton(discord.ui.Button[discord.ui.View]):
 
     def __init__(self, action: ButtonAction, label: str, on_interaction: OnInteraction) -> None:
         super().__init__(
-            label=label, custom_id=custom_id(action), style=discord.ButtonStyle.secondary
+            label=label, custom_id=button_id(action), style=discord.ButtonStyle.secondary
         )
         self.action = action
         self._on_interaction = on_interaction
@@ -54,18 +42,18 @@ def result_view(buttons: Sequence[Button], on_interaction: OnInteraction) -> dis
 
 def persistent_view(on_interaction: OnInteraction) -> discord.ui.View:
     """Every action's button, registered at start so old messages' buttons work."""
-    return result_view([Button(DEFAULT_LABELS[a], a) for a in ACTIONS], on_interaction)
+    return result_view([Button(say(f"btn_{a}", "en"), a) for a in BUTTON_ACTIONS], on_interaction)
 
 
 def install_commands(tree: app_commands.CommandTree[discord.Client], on: OnInteraction) -> None:
     """Add `/animate`, `/status`, `/credits`, `/export`, `/new` and `/help` to the tree."""
 
-    @tree.command(name="animate", description="Turn a photo into an animated clip")
+    @tree.command(name="animate", description=say("cmd_animate", "en"))
     @app_commands.describe(
-        image="The photo to animate",
-        prompt="What to make, in words (for example: slow zoom-in, title 'Summer Sale')",
-        aspect="The clip's shape",
-        duration="Length in seconds",
+        image=say("cmd_animate_image", "en"),
+        prompt=say("cmd_animate_prompt", "en"),
+        aspect=say("cmd_animate_aspect", "en"),
+        duration=say("cmd_animate_duration", "en"),
     )
     @app_commands.choices(aspect=[app_commands.Choice(name=a, value=a) for a in ASPECTS])
     async def animate(
@@ -78,15 +66,8 @@ def install_commands(tree: app_commands.CommandTree[discord.Client], on: OnInter
         text = fold_instruction(prompt, aspect.value if aspect else None, duration)
         await on(interaction, text, (image,))
 
-    simple = {
-        "status": "What the bot is doing for this channel",
-        "credits": "The credit balance",
-        "export": "Render the current project again",
-        "new": "Start a new project in this channel",
-        "help": "How to use the bot",
-    }
-    for name, description in simple.items():
-        tree.add_command(_simple_command(name, description, on))
+    for name in ("status", "credits", "export", "new", "help"):
+        tree.add_command(_simple_command(name, say(f"cmd_{name}", "en"), on))
 
 
 def _simple_command(

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import discord
 
+from bot.media import kind_of
 from bot.ports.chat import Attachment, AttachmentKind, ChatKey, FetchFn, IncomingMessage, Sender
 
 PLATFORM = "discord"
-
-_IMAGE_EXT = frozenset({"jpg", "jpeg", "png", "gif", "webp", "bmp", "tif", "tiff", "heic", "heif"})
-_AUDIO_EXT = frozenset({"mp3", "wav", "m4a", "aac", "ogg", "oga", "opus", "flac"})
-_VIDEO_EXT = frozenset({"mp4", "mov", "webm", "mkv", "avi", "m4v"})
 
 
 def chat_key(channel_id: int) -> ChatKey:
@@ -24,17 +21,7 @@ def chat_key(channel_id: int) -> ChatKey:
 
 def attachment_kind(content_type: str | None, filename: str) -> AttachmentKind:
     """What a file is, from its content type first and its extension second."""
-    main = (content_type or "").split(";", 1)[0].strip().lower().partition("/")[0]
-    if main in ("image", "audio", "video"):
-        return main  # type: ignore[return-value]
-    ext = PurePosixPath(filename).suffix.lower().lstrip(".")
-    if ext in _IMAGE_EXT:
-        return "image"
-    if ext in _AUDIO_EXT:
-        return "audio"
-    if ext in _VIDEO_EXT:
-        return "video"
-    return "file"
+    return kind_of(filename, content_type)
 
 
 def _fetcher(attachment: discord.Attachment) -> FetchFn:

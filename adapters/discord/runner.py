@@ -22,12 +22,12 @@ from bot.errors import AdapterStartError
 from bot.logs import redact
 from bot.ports.chat import Button, IncomingMessage, MessageHandler
 from bot.ports.store import Store
+from bot.words import as_lang, say
 
 log = logging.getLogger(__name__)
 
 DISCORD_API_BASE = "https://discord.com/api/v10"
 DISCORD_GATEWAY = "wss://gateway.discord.gg/"
-SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 
 
 def configure_endpoints(api_base_url: str | None, gateway_url: str | None) -> None:
@@ -230,6 +230,8 @@ class DiscordAdapter:
         except Exception:
             log.exception("discord: handling %s in %s failed", message.message_id, message.chat)
             try:
-                await channel.send_text(SORRY)
+                await channel.send_text(
+                    say("adapter_failed", as_lang(message.sender.language_code))
+                )
             except discord.HTTPException as exc:
                 log.warning("discord: could not send the error reply: %s", exc.status)

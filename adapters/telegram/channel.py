@@ -14,11 +14,11 @@ from telegram.constants import ChatAction, MessageLimit
 from telegram.error import BadRequest, TelegramError
 
 from bot.errors import FileTooLarge, Unavailable
-from bot.ports.chat import Button, MessageRef, VideoInfo
+from bot.ports.chat import Button, MessageRef, VideoInfo, button_id
+from bot.words import size as human_size
 
 from .flood import with_flood_retry
-from .limits import TelegramLimits, human_size
-from .texts import CALLBACK_PREFIX, link_note
+from .limits import TelegramLimits
 from .thumbnail import first_frame_jpeg
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,7 @@ def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
     """Buttons in rows of two; the callback data is only the stable action id."""
     if not buttons:
         return None
-    keys = [
-        InlineKeyboardButton(b.label, callback_data=f"{CALLBACK_PREFIX}{b.action}") for b in buttons
-    ]
+    keys = [InlineKeyboardButton(b.label, callback_data=button_id(b.action)) for b in buttons]
     return InlineKeyboardMarkup([keys[i : i + 2] for i in range(0, len(keys), 2)])
 
 
@@ -177,8 +175,8 @@ class TelegramChannel:
         return first_frame_jpeg(path)
 
     async def send_link(self, url: str, caption: str, buttons: Sequence[Button] = ()) -> MessageRef:
-        """A download link with a note, for a video over the upload limit."""
-        return await self.send_text(link_note(caption, url, self._limits.upload_bytes), buttons)
+        """A download link under the caption (which says why it is a link)."""
+        return await self.send_text("\n".join(p for p in (caption.strip(), url) if p), buttons)
 
     @contextlib.asynccontextmanager
     async def working(self) -> AsyncIterator[None]:

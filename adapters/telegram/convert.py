@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from telegram import Bot, Chat, Message, MessageEntity, User
 from telegram.error import BadRequest, NetworkError, TelegramError
 
 from bot.errors import BadInput, Unavailable
+from bot.media import kind_of
 from bot.ports.chat import Attachment, AttachmentKind, ChatKey, FetchFn, IncomingMessage, Sender
 
 from .flood import with_flood_retry
@@ -19,11 +20,6 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 GROUP_TYPES = frozenset({Chat.GROUP, Chat.SUPERGROUP})
-# Images people send "as a file" to keep full quality; HEIC is what iPhones shoot.
-IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif"}
-)
-
 #: Builds the fetch function of one Telegram file id.
 FetchFactory = Callable[[str], FetchFn]
 
@@ -112,17 +108,6 @@ def clean_text(message: Message, me: BotIdentity) -> str:
     return " ".join(text.split())
 
 
-def _kind_of_document(name: str, mime: str | None) -> AttachmentKind:
-    suffix = PurePosixPath(name).suffix.lower()
-    if (mime or "").startswith("image/") or suffix in IMAGE_SUFFIXES:
-        return "image"
-    if (mime or "").startswith("audio/"):
-        return "audio"
-    if (mime or "").startswith("video/"):
-        return "video"
-    return "file"
-
-
 def attachments_of(message: Message, make_fetch: FetchFactory) -> list[Attachment]:
     """The files of one message, each fetched only when the engine asks."""
 
@@ -148,7 +133,7 @@ def attachments_of(message: Message, make_fetch: FetchFactory) -> list[Attachmen
         d = message.document
         name = d.file_name or f"file_{d.file_unique_id}"
         found.append(make(d.file_id, name, d.mime_type, d.file_size,
-                          _kind_of_document(name, d.mime_type)))  # fmt: skip
+                          kind_of(name, d.mime_type)))  # fmt: skip
     if message.video:
         v = message.video
         name = v.file_name or f"video_{v.file_unique_id}.mp4"
@@ -212,10 +197,7 @@ def file_fetcher(bot: Bot) -> FetchFactory:
                 )
             except BadRequest as exc:
                 log.warning("Telegram refused a file: %s", exc.message)
-                raise BadInput(
-                    f"Telegram would not give me that file ({exc.message}). "
-                    "Please send it again, or send a smaller file."
-                ) from exc
+                raise BadInput("file_refused_by_platform") from exc
             except NetworkError as exc:
                 raise Unavailable(f"Telegram could not be reached: {exc.message}") from exc
             except TelegramError as exc:

@@ -22,10 +22,3 @@ class TelegramLimits:
         if settings.telegram_local_mode:
             return cls(download_bytes=200 * MB, upload_bytes=2000 * MB)
         return cls(download_bytes=20 * MB, upload_bytes=50 * MB)
-
-
-def human_size(size: int) -> str:
-    """`21495808` → ``"20.5 MB"`` (binary megabytes, as Telegram counts them)."""
-    if size >= MB:
-        return f"{size / MB:.1f} MB".replace(".0 MB", " MB")
-    return f"{max(1, round(size / 1024))} KB"

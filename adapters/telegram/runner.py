@@ -16,8 +16,9 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bot.config import Settings
 from bot.errors import AdapterStartError
 from bot.logs import redact
-from bot.ports.chat import IncomingMessage, MessageHandler
+from bot.ports.chat import IncomingMessage, MessageHandler, button_action
 from bot.ports.store import Store
+from bot.words import as_lang, say, size
 
 from . import texts
 from .albums import ALBUM_WAIT_S, AlbumCollector
@@ -157,7 +158,7 @@ class TelegramAdapter:
         await app.shutdown()
 
     async def _set_commands(self) -> None:
-        for language, commands in texts.COMMANDS.items():
+        for language, commands in texts.MENUS.items():
             menu = [BotCommand(name, about) for name, about in commands]
             try:
                 await with_flood_retry(self._menu_setter(menu, language), "setMyCommands")
@@ -216,7 +217,12 @@ class TelegramAdapter:
                     assert too_big.size is not None
                     log.info("Telegram: refused a %s byte file in %s", too_big.size, incoming.chat)
                     await channel.send_text(
-                        texts.too_large(too_big.size, self._limits.download_bytes, language)
+                        say(
+                            "download_too_large",
+                            as_lang(language),
+                            size=size(too_big.size),
+                            limit=size(self._limits.download_bytes),
+                        )
                     )
                 return
             await self._handler(incoming, channel)
@@ -225,18 +231,18 @@ class TelegramAdapter:
 
     async def _on_button(self, query: CallbackQuery) -> None:
         message = query.message
-        action = (query.data or "").removeprefix(texts.CALLBACK_PREFIX)
+        action = button_action(query.data)
         language = query.from_user.language_code
-        known = (query.data or "").startswith(texts.CALLBACK_PREFIX) and action in texts.ACTIONS
+        known = action is not None
         try:
             await with_flood_retry(
-                lambda: query.answer(None if known else texts.stale_button(language)),
+                lambda: query.answer(None if known else say("stale_button", as_lang(language))),
                 "answerCallbackQuery",
             )
         except TelegramError as exc:
             # Too late to answer (the spinner times out): the press still counts.
             log.info("Telegram answerCallbackQuery failed: %s", exc.message)
-        if not known or message is None:
+        if action is None or message is None:
             return
         channel = self._channel(
             message.chat.id, topic_of(message) if isinstance(message, Message) else None
@@ -266,6 +272,6 @@ class TelegramAdapter:
     async def _apologize(channel: TelegramChannel, language: str | None) -> None:
         log.exception("Telegram: handling a message failed")
         try:
-            await channel.send_text(texts.failed(language))
+            await channel.send_text(say("adapter_failed", as_lang(language)))
         except Exception:
             log.exception("Telegram: could not even say that handling failed")

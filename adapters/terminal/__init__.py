@@ -13,4 +13,4 @@ __all__ = ["TerminalAdapter", "TerminalChannel", "create_adapter"]
 
 def create_adapter(settings: Settings, handler: MessageHandler, store: Store) -> Adapter:
     """The terminal adapter reading stdin and writing stdout."""
-    return TerminalAdapter(handler, settings.data_dir)
+    return TerminalAdapter(handler, settings.data_dir, language=settings.default_language)

@@ -9,13 +9,10 @@ import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from bot.ports.chat import Attachment, AttachmentKind, ChatKey, IncomingMessage, Sender
+from bot.media import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES, kind_of, suffix_of
+from bot.ports.chat import Attachment, ChatKey, IncomingMessage, Sender
 
-_KINDS: dict[str, AttachmentKind] = {
-    **dict.fromkeys(("jpg", "jpeg", "png", "gif", "webp", "bmp", "heic", "heif"), "image"),
-    **dict.fromkeys(("mp4", "mov", "avi", "webm", "mkv"), "video"),
-    **dict.fromkeys(("mp3", "wav", "m4a", "aac", "ogg"), "audio"),
-}
+_FILE_SUFFIXES = IMAGE_SUFFIXES | AUDIO_SUFFIXES | VIDEO_SUFFIXES
 
 #: The one chat of the terminal.
 TERMINAL_CHAT = ChatKey("terminal", "local")
@@ -59,7 +56,7 @@ def missing_path(text: str) -> str | None:
     word = parts[0]
     # "/help" is a command; "/tmp/x", "~/x", "./x" and "photo.jpg" are paths.
     pathlike = word.startswith(("~", "./", "../")) or "/" in word[1:]
-    return word if pathlike or Path(word).suffix.lower().lstrip(".") in _KINDS else None
+    return word if pathlike or suffix_of(word) in _FILE_SUFFIXES else None
 
 
 def _first_token(text: str) -> tuple[str, str]:
@@ -95,8 +92,8 @@ def attachment(path: Path) -> Attachment:
     async def fetch(dest: Path) -> None:
         await asyncio.to_thread(shutil.copyfile, source, dest)
 
-    kind = _KINDS.get(source.suffix.lower().lstrip("."), "file")
     mime, _ = mimetypes.guess_type(source.name)
+    kind = kind_of(source.name, mime)
     return Attachment(source.name, mime, source.stat().st_size, kind, fetch)
 
 

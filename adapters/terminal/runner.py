@@ -13,13 +13,9 @@ from pathlib import Path
 from adapters.terminal.channel import TerminalChannel, Writer
 from adapters.terminal.conversion import as_path, message, missing_path, split_attach
 from bot.ports.chat import MessageHandler
+from bot.words import Lang, say
 
 log = logging.getLogger(__name__)
-
-BANNER = (
-    "Clipbot terminal chat. Drop a photo here (or /attach PATH), say what you want, "
-    "and press Enter. /help for commands, /quit to leave."
-)
 
 
 async def stdin_lines() -> AsyncIterator[str]:
@@ -60,7 +56,9 @@ class TerminalAdapter:
         *,
         lines: AsyncIterator[str] | None = None,
         write: Writer = print_line,
+        language: Lang = "en",
     ) -> None:
+        self._lang: Lang = language
         self._handler = handler
         self._lines = lines
         self._write = write
@@ -72,7 +70,7 @@ class TerminalAdapter:
 
     async def start(self) -> None:
         """Begin reading input in a task."""
-        self._write(BANNER)
+        self._write(say("terminal_banner", self._lang))
         self._task = asyncio.create_task(self._read(), name="terminal-input")
 
     async def stop(self) -> None:
@@ -93,7 +91,7 @@ class TerminalAdapter:
                     await self.feed(line)
                 except Exception:
                     log.exception("terminal: the line could not be handled")
-                    self._write("bot> Sorry, something went wrong with that line.")
+                    self._write(f"bot> {say('terminal_line_failed', self._lang)}")
         finally:
             self.finished.set()
 
@@ -103,7 +101,7 @@ class TerminalAdapter:
         if stripped.startswith("/attach"):
             path, caption = split_attach(stripped[len("/attach") :])
             if path is None:
-                self._write("bot> No such file. Usage: /attach PATH [what you want]")
+                self._write(f"bot> {say('terminal_attach_usage', self._lang)}")
                 return
             self._pending.append(path)
             if caption:
@@ -120,13 +118,13 @@ class TerminalAdapter:
             return
         missing = missing_path(stripped)
         if missing is not None:
-            self._write(f"bot> I can't find a file at {missing}. Check the path and try again.")
+            self._write(f"bot> {say('terminal_file_missing', self._lang, path=missing)}")
             return
         await self._send(stripped)
 
     def _note_pending(self) -> None:
         names = ", ".join(p.name for p in self._pending)
-        self._write(f"   📎 attached {names}: type what you want (or press Enter to send it as is)")
+        self._write(f"   {say('terminal_attached', self._lang, names=names)}")
 
     async def _send(self, text: str) -> None:
         paths, self._pending = self._pending, []

@@ -15,11 +15,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RATE = 48_000
-AUDIO_SUFFIXES = ("mp3", "wav", "m4a", "aac", "ogg", "oga", "opus", "flac")
-
-
-_UNREADABLE = "I could not read that audio file. Send an MP3, M4A, WAV or OGG."
-_UNREADABLE_ZH = "无法读取这个音频文件。请发送 MP3、M4A、WAV 或 OGG。"
 
 
 def probe(path: Path) -> float:
@@ -29,10 +24,7 @@ def probe(path: Path) -> float:
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
-                raise BadInput(
-                    "That file has no sound in it. Send an MP3, M4A, WAV or OGG.",
-                    zh="这个文件里没有声音。请发送 MP3、M4A、WAV 或 OGG。",
-                )
+                raise BadInput("audio_silent")
             stream = container.streams.audio[0]
             if stream.duration is not None and stream.time_base is not None:
                 return float(stream.duration * stream.time_base)
@@ -41,7 +33,7 @@ def probe(path: Path) -> float:
             return 0.0
     except av.FFmpegError as exc:
         log.info("bad audio %s: %s", path.name, exc)
-        raise BadInput(_UNREADABLE, zh=_UNREADABLE_ZH) from exc
+        raise BadInput("audio_unreadable") from exc
 
 
 def load(path: Path, duration_s: float, volume: float = 1.0) -> NDArray[np.float32]:
@@ -63,7 +55,7 @@ def load(path: Path, duration_s: float, volume: float = 1.0) -> NDArray[np.float
                 if have >= total:
                     break
     except av.FFmpegError as exc:
-        raise BadInput(_UNREADABLE, zh=_UNREADABLE_ZH) from exc
+        raise BadInput("audio_unreadable") from exc
     if not chunks:
         return np.zeros((2, total), dtype=np.float32)
     pcm = np.concatenate(chunks, axis=1)

@@ -1,8 +1,9 @@
 """`LocalBackend`: the embedded renderer behind the `Backend` interface.
 
-Each session is a folder `data_dir/local/<session_id>/` holding `state.json` and the
-uploaded files, so projects survive a restart. Instructions are parsed by rules and
-change the draft; export renders it in a worker thread, one render at a time.
+Each session is a folder `data_dir/local/<session_id>/` holding `state.json` (the
+project: clip settings and files) and the uploaded files, so projects survive a restart.
+Instructions are parsed by rules and change the settings; export renders the project in
+a worker thread, one render at a time.
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from backends.local import audio, images
 from backends.local import instructions as ins
-from backends.local.clip import ClipSettings, Media, make_draft, spec_from_draft
+from backends.local.clip import ClipSettings, Media, make_draft, render_spec
 from backends.local.render import RenderSpec
 from bot.config import Settings
-from bot.errors import BadImage, SessionLost, UnsupportedFile
+from bot.errors import BadImage, NothingToExport, SessionLost, UnsupportedFile
+from bot.media import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES, suffix_of
 from bot.ports.backend import (
     AgentEvent,
     BackendSession,
@@ -36,6 +38,7 @@ from bot.ports.backend import (
     TextMessage,
     UploadedFile,
 )
+from bot.words import Lang, say
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +46,13 @@ log = logging.getLogger(__name__)
 LOCAL_FORMATS = (
     "jpg", "png", "heic", "webp", "gif", "bmp", "tiff", "mp3", "m4a", "wav", "aac", "ogg", "flac",
 )  # fmt: skip
-VIDEO_SUFFIXES = ("mp4", "mov", "avi", "webm", "mkv", "m4v")
 
 
 @dataclass(slots=True)
 class _Project:
-    """What a session's `state.json` holds."""
+    """What a session's `state.json` holds: the backend's own model of the clip. `draft`
+    is only what status and change summaries read; renders come from the rest."""
 
-    language: str = "en"
     settings: ClipSettings = field(default_factory=ClipSettings)
     photos: list[Media] = field(default_factory=list)
     music: Media | None = None
@@ -58,7 +60,6 @@ class _Project:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "language": self.language,
             "settings": self.settings.to_json(),
             "photos": [asdict(p) for p in self.photos],
             "music": asdict(self.music) if self.music else None,
@@ -69,7 +70,6 @@ class _Project:
     def from_json(cls, data: dict[str, Any]) -> _Project:
         music = data.get("music")
         return cls(
-            language=str(data.get("language", "en")),
             settings=ClipSettings.from_json(data.get("settings") or {}),
             photos=[Media(**p) for p in data.get("photos") or []],
             music=Media(**music) if isinstance(music, dict) else None,
@@ -126,24 +126,24 @@ class LocalBackend:
 
     # --- the Backend protocol -------------------------------------------------------------
 
-    async def open_session(self, language: str) -> BackendSession:
+    async def open_session(self, language: Lang) -> BackendSession:
         """Start a new project folder."""
         session = BackendSession(uuid.uuid4().hex)
         self._dir(session).mkdir(parents=True, exist_ok=True)
-        self._save(session, _Project(language="zh" if language == "zh" else "en"))
+        self._save(session, _Project())
         log.info("local session %s opened", session.session_id)
         return session
 
     async def upload(self, session: BackendSession, path: Path, filename: str) -> UploadedFile:
         """Copy a photo or an audio file into the project, checking it first."""
-        suffix = Path(filename).suffix.lower().lstrip(".") or path.suffix.lower().lstrip(".")
+        suffix = suffix_of(filename) or suffix_of(path.name)
         if suffix in VIDEO_SUFFIXES:
             raise UnsupportedFile(
                 "The local renderer makes clips from photos; it does not take videos. "
                 "Send a photo (JPEG, PNG, HEIC, WebP, GIF) or music (MP3, M4A, WAV, OGG).",
                 formats=LOCAL_FORMATS,
             )
-        if suffix in audio.AUDIO_SUFFIXES:
+        if suffix in AUDIO_SUFFIXES:
             duration = await asyncio.to_thread(audio.probe, path)
             kind: Literal["image", "audio"] = "audio"
             info = None
@@ -151,7 +151,7 @@ class LocalBackend:
             try:
                 info = await asyncio.to_thread(images.inspect, path)
             except BadImage:
-                if suffix in images.IMAGE_SUFFIXES:
+                if suffix in IMAGE_SUFFIXES:
                     raise
                 raise UnsupportedFile(
                     f"I can't use a .{suffix or '?'} file. I take photos (JPEG, PNG, HEIC, "
@@ -182,28 +182,21 @@ class LocalBackend:
             media.name, kind, width=media.width, height=media.height, duration_s=duration
         )
 
-    async def instruct(self, session: BackendSession, text: str) -> AsyncIterator[AgentEvent]:
-        """Apply one instruction to the draft and echo what changed; never renders."""
+    async def instruct(
+        self, session: BackendSession, text: str, language: Lang
+    ) -> AsyncIterator[AgentEvent]:
+        """Apply one instruction to the clip and echo what changed; never renders."""
         async with self._lock(session):
             project = self._load(session)
-            zh = project.language == "zh"
-            parsed = ins.parse(text)
             if not project.photos:
-                yield TextMessage(
-                    "请先发送一张照片，再告诉我想要什么效果。"
-                    if zh
-                    else "Send a photo first, then tell me what to make of it."
-                )
+                yield TextMessage(say("local_photo_first", language))
                 return
+            parsed = ins.parse(text)
             changes = list(parsed.changes)
             notes: list[str] = []
             if project.music is None and any(isinstance(c, ins.SetMusic) and c.on for c in changes):
                 changes = [c for c in changes if not isinstance(c, ins.SetMusic)]
-                notes.append(
-                    "要加音乐，请先发送一个音频文件（MP3、M4A、WAV、OGG）。"
-                    if zh
-                    else "To add music, send an audio file first (MP3, M4A, WAV, OGG)."
-                )
+                notes.append(say("local_music_first", language))
             project.settings = ins.apply(project.settings, changes)
             title = next((c.text for c in changes if isinstance(c, ins.SetTitle) and c.text), None)
             if title:
@@ -211,30 +204,19 @@ class LocalBackend:
 
                 missing = await asyncio.to_thread(missing_glyphs, title)
                 if missing:
-                    notes.append(
-                        f"标题字体无法显示“{missing}”，这些字符在标题里会显示成方块。"
-                        if zh
-                        else f"The title font cannot draw “{missing}”: those characters "
-                        "would show as boxes in the title."
-                    )
-            before = project.draft
+                    notes.append(say("local_missing_glyphs", language, missing=missing))
             project.draft = make_draft(project.settings, project.photos, project.music)
             self._save(session, project)
-        lang = "zh" if zh else "en"
-        words = [ins.describe(c, lang) for c in changes]
-        # A changed draft is rendered by the engine at once: only an unchanged one needs
-        # the hint that "export" renders it again.
-        summary = _summary(project.draft, lang, changed=project.draft != before)
-        lines = [" · ".join(words)] if words else []
-        lines.append(summary)
+        lines = [" · ".join(ins.describe(c, language) for c in changes)] if changes else []
         if parsed.unknown:
+            examples = say("local_examples", language)
             lines.append(
-                f"我没听懂：“{parsed.unknown}”。{ins.EXAMPLES['zh']}"
-                if zh
-                else f"I didn't understand “{parsed.unknown}”. {ins.EXAMPLES['en']}"
+                say("local_not_understood", language, text=parsed.unknown, examples=examples)
             )
         lines.extend(notes)
-        yield TextMessage("\n".join(lines))
+        # The engine follows this with the project's timeline (one summary for every
+        # backend) and renders the clip when it changed.
+        yield TextMessage("\n".join(lines), show_project=True)
 
     async def state(self, session: BackendSession) -> ProjectState:
         """The draft (empty until the first instruction after a photo)."""
@@ -249,10 +231,11 @@ class LocalBackend:
     async def export(
         self, session: BackendSession, state: ProjectState, dest_dir: Path
     ) -> AsyncIterator[ExportEvent]:
-        """Render the draft to an MP4 in `dest_dir`, reporting whole percents."""
+        """Render the project (its settings and files, not `state`'s draft) to an MP4 in
+        `dest_dir`, reporting whole percents."""
         from backends.local.render import render
 
-        spec = await asyncio.to_thread(self._spec, session, state, dest_dir)
+        spec = await asyncio.to_thread(self._spec, session, dest_dir)
         out = dest_dir / f"clip-{session.session_id[:8]}-{int(time.time() * 1000)}.mp4"
         if self._render_slot.locked():
             yield ExportProgress("queued")
@@ -268,7 +251,7 @@ class LocalBackend:
                     last = pct
                     loop.call_soon_threadsafe(percents.put_nowait, pct)
 
-            yield ExportProgress("encoding", 0.0)
+            yield ExportProgress("rendering", 0.0)
             job = asyncio.ensure_future(asyncio.to_thread(render, spec, out, progress))
             try:
                 while True:
@@ -277,7 +260,7 @@ class LocalBackend:
                     if getter in done:
                         pct = getter.result()
                         if pct > 0:
-                            yield ExportProgress("encoding", float(pct))
+                            yield ExportProgress("rendering", float(pct))
                         continue
                     getter.cancel()
                     break
@@ -303,10 +286,19 @@ class LocalBackend:
             size_bytes=result.size_bytes,
         )
 
-    def _spec(self, session: BackendSession, state: ProjectState, dest_dir: Path) -> RenderSpec:
+    def _spec(self, session: BackendSession, dest_dir: Path) -> RenderSpec:
+        project = self._load(session)
+        if project.draft is None:
+            # Photos but no instruction yet: there is no clip to render.
+            raise NothingToExport("Say what to make of the photo first.")
         folder = self._dir(session)
-        spec = spec_from_draft(
-            state.draft,
+        music = project.music
+        if music is not None and not (folder / music.file).exists():
+            music = None
+        spec = render_spec(
+            project.settings,
+            project.photos,
+            music,
             folder,
             preset=self._settings.render_preset,
             crf=self._settings.render_crf,
@@ -315,8 +307,6 @@ class LocalBackend:
         missing = [s.path.name for s in spec.slides if not s.path.exists()]
         if missing:
             raise SessionLost(f"The photos of this project are gone ({', '.join(missing)}).")
-        if spec.music is not None and not spec.music.exists():
-            spec = replace(spec, music=None)
         dest_dir.mkdir(parents=True, exist_ok=True)
         return spec
 
@@ -332,23 +322,3 @@ class LocalBackend:
 
     async def aclose(self) -> None:
         """Nothing to release: renders finish in their own threads."""
-
-
-def _summary(draft: dict[str, Any] | None, lang: str, *, changed: bool) -> str:
-    if not draft:
-        return ""
-    m = draft.get("m", {})
-    move = ins.describe(ins.SetMotion(m.get("move", "zoom_in")), lang)
-    photos = len(draft["t"][0]["sg"]) if draft.get("t") else 0
-    seconds = f"{m.get('duration_ms', 0) / 1000:g}"
-    if lang == "zh":
-        return (
-            f"当前草稿：{move}，{m.get('width')}×{m.get('height')}，{seconds} 秒，"
-            f"{m.get('fps')} 帧，{photos} 张照片。"
-            + ("" if changed else "没有变化；说“导出”可再次生成视频。")
-        )
-    return (
-        f"Draft: {move}, {m.get('width')}×{m.get('height')}, {seconds} s, {m.get('fps')} fps, "
-        f"{photos} photo{'s' if photos != 1 else ''}."
-        + ("" if changed else " Nothing changed; say “export” to render it again.")
-    )

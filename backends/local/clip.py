@@ -1,8 +1,6 @@
-"""The clip a session is making: its settings, and the draft JSON built from them.
-
-The draft uses Nemo's short-key shape (see `bot.ports.backend`), so the shared timeline summary
-reads it; the renderer's own parameters live under the top-level `m`. `spec_from_draft`
-is the one place that reads a draft back into a `RenderSpec`.
+"""The clip a session is making: its settings and files, laid out once (`Layout`) into
+the render (`render_spec`) and into the draft that status and change summaries read
+(`make_draft`). A render is made from the settings, never read back from the draft.
 """
 
 from __future__ import annotations
@@ -11,11 +9,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from backends.local.motion import MOVES, Move
+from backends.local.motion import Move
 from backends.local.render import RenderSpec, Slide
-from bot.errors import NothingToExport, RenderFailed
+from bot.errors import NothingToExport
 
 Aspect = Literal["9:16", "16:9", "1:1", "4:5"]
 ASPECTS: dict[Aspect, tuple[int, int]] = {
@@ -108,36 +106,47 @@ def slide_moves(move: Move, n: int) -> list[Move]:
     return [move] * n
 
 
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """What the settings and photos come to: the frame, the length, each photo's move."""
+
+    aspect: Aspect
+    width: int
+    height: int
+    total_ms: int
+    moves: tuple[Move, ...]
+
+    @classmethod
+    def of(cls, settings: ClipSettings, photos: Sequence[Media]) -> Layout:
+        """The layout of a clip of these photos with these settings."""
+        first = photos[0]
+        aspect = settings.aspect or nearest_aspect(first.width or 1080, first.height or 1920)
+        width, height = frame_size(aspect, settings.resolution)
+        total_ms = round(duration_of(settings, len(photos)) * 1000)
+        return cls(aspect, width, height, total_ms, tuple(slide_moves(settings.move, len(photos))))
+
+
 def make_draft(
     settings: ClipSettings, photos: Sequence[Media], music: Media | None
 ) -> dict[str, Any]:
-    """The draft JSON for these settings and files."""
-    first = photos[0]
-    aspect = settings.aspect or nearest_aspect(first.width or 1080, first.height or 1920)
-    width, height = frame_size(aspect, settings.resolution)
-    total_ms = round(duration_of(settings, len(photos)) * 1000)
-    n = len(photos)
+    """The draft JSON of these settings and files: what status and the change summary
+    read (in the shared short-key shape, see `bot.ports.backend`). Renders never read it."""
+    layout = Layout.of(settings, photos)
+    total_ms, n = layout.total_ms, len(photos)
     each = total_ms // n
-    moves = slide_moves(settings.move, n)
     video = [
         {
             "n": p.name,
             "s": i * each,
             "d": total_ms - i * each if i == n - 1 else each,
-            "m": {"file": p.file, "move": moves[i]},
+            "m": {"file": p.file, "move": layout.moves[i]},
         }
         for i, p in enumerate(photos)
     ]
     tracks: list[dict[str, Any]] = [{"tt": 0, "sg": video, "m": {}}]
     if music is not None and settings.music:
         tracks.append(
-            {
-                "tt": 1,
-                "sg": [
-                    {"n": music.name, "s": 0, "d": total_ms, "v": 1.0, "m": {"file": music.file}}
-                ],
-                "m": {},
-            }
+            {"tt": 1, "sg": [{"n": music.name, "s": 0, "d": total_ms, "v": 1.0}], "m": {}}
         )
     if settings.title:
         title_ms = min(total_ms, round(TITLE_S * 1000))
@@ -148,79 +157,45 @@ def make_draft(
         "t": tracks,
         "m": {
             "title": settings.title or "",
-            "width": width,
-            "height": height,
+            "width": layout.width,
+            "height": layout.height,
             "fps": settings.fps,
-            "aspect": aspect,
-            "resolution": settings.resolution,
+            "aspect": layout.aspect,
             "move": settings.move,
-            "speed": settings.speed,
-            "fade_in_s": FADE_S if settings.fade_in else 0.0,
-            "fade_out_s": FADE_S if settings.fade_out else 0.0,
             "duration_ms": total_ms,
         },
     }
 
 
-def _num(m: Mapping[str, Any], key: str, default: float) -> float:
-    value = m.get(key, default)
-    return float(value) if isinstance(value, int | float) else default
-
-
-def spec_from_draft(
-    draft: Mapping[str, Any], folder: Path, *, preset: str, crf: int, max_bitrate_kbps: int
+def render_spec(
+    settings: ClipSettings,
+    photos: Sequence[Media],
+    music: Media | None,
+    folder: Path,
+    *,
+    preset: str,
+    crf: int,
+    max_bitrate_kbps: int,
 ) -> RenderSpec:
-    """Read a draft (ours) back into a render spec; files are looked up in `folder`."""
-    tracks = draft.get("t") if isinstance(draft, Mapping) else None
-    if not isinstance(tracks, list):
+    """The render of these settings and files; each file is looked up in `folder`."""
+    if not photos:
         raise NothingToExport("There is nothing to export yet: send a photo and say what to make.")
-    slides: list[Slide] = []
-    music: Path | None = None
-    volume = 1.0
-    title: str | None = None
-    title_s = TITLE_S
-    for track in tracks:
-        if not isinstance(track, Mapping):
-            continue
-        for seg in track.get("sg") or ():
-            if not isinstance(seg, Mapping):
-                continue
-            raw_m = seg.get("m")
-            sm: Mapping[str, Any] = raw_m if isinstance(raw_m, Mapping) else {}
-            if track.get("tt") == 0 and isinstance(sm.get("file"), str):
-                move = sm.get("move")
-                slides.append(
-                    Slide(
-                        folder / Path(sm["file"]).name,
-                        cast(Move, move) if move in MOVES else "zoom_in",
-                    )
-                )
-            elif track.get("tt") == 1 and isinstance(sm.get("file"), str):
-                music = folder / Path(sm["file"]).name
-                volume = _num(seg, "v", 1.0)
-            elif track.get("tt") == 7 and isinstance(seg.get("x"), str) and seg["x"]:
-                title = seg["x"]
-                title_s = _num(seg, "d", TITLE_S * 1000) / 1000
-    if not slides:
-        raise NothingToExport("There is nothing to export yet: send a photo and say what to make.")
-    raw = draft.get("m")
-    m: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
-    width, height = int(_num(m, "width", 1080)), int(_num(m, "height", 1920))
-    if width < 16 or height < 16 or width % 2 or height % 2:
-        raise RenderFailed(f"The draft has an unusable size {width}×{height}.")
+    layout = Layout.of(settings, photos)
     return RenderSpec(
-        slides=tuple(slides),
-        width=width,
-        height=height,
-        fps=int(_num(m, "fps", 30)),
-        duration_s=_num(m, "duration_ms", DEFAULT_DURATION_S * 1000) / 1000,
-        speed=_num(m, "speed", 1.0),
-        title=title,
-        title_s=title_s,
-        fade_in_s=_num(m, "fade_in_s", 0.0),
-        fade_out_s=_num(m, "fade_out_s", 0.0),
-        music=music,
-        music_volume=volume,
+        slides=tuple(
+            Slide(folder / Path(p.file).name, move)
+            for p, move in zip(photos, layout.moves, strict=True)
+        ),
+        width=layout.width,
+        height=layout.height,
+        fps=settings.fps,
+        duration_s=layout.total_ms / 1000,
+        speed=settings.speed,
+        title=settings.title or None,
+        title_s=min(layout.total_ms / 1000, TITLE_S),
+        fade_in_s=FADE_S if settings.fade_in else 0.0,
+        fade_out_s=FADE_S if settings.fade_out else 0.0,
+        music=folder / Path(music.file).name if music is not None and settings.music else None,
         preset=preset,
         crf=crf,
         max_bitrate_kbps=max_bitrate_kbps,

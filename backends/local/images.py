@@ -31,10 +31,6 @@ MAX_PIXELS_JPEG = 120_000_000
 #: A JPEG may be decoded at a reduced scale giving this fraction of the pixels needed.
 DRAFT_SLACK = 0.85
 
-IMAGE_SUFFIXES = (
-    "jpg", "jpeg", "png", "gif", "webp", "heic", "heif", "bmp", "tif", "tiff",
-)  # fmt: skip
-
 _heif_registered = False
 
 
@@ -64,12 +60,9 @@ def _open(path: Path) -> Image.Image:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise BadImage("I could not read that file.", zh="无法读取这个文件。") from exc
+        raise BadImage("image_unreadable") from exc
     if size == 0:
-        raise BadImage(
-            "That file is empty (0 bytes). Please send the photo again.",
-            zh="这个文件是空的（0 字节）。请重新发送照片。",
-        )
+        raise BadImage("image_empty")
     try:
         with warnings.catch_warnings():
             # Our own pixel limit below is the one that counts.
@@ -77,38 +70,20 @@ def _open(path: Path) -> Image.Image:
             img = Image.open(path)
     except Image.DecompressionBombError as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
-        mp = f"about {int(found.group(1)) // 1_000_000} megapixels" if found else "far too many"
-        raise BadImage(
-            f"That image is too large ({mp}; it may be a decompression bomb). Please send "
-            f"a photo under {MAX_PIXELS // 1_000_000} megapixels.",
-            zh=f"这张图片太大了（{mp}）。请发送小于 {MAX_PIXELS // 1_000_000} 百万像素的照片。",
-        ) from exc
+        mp = int(found.group(1)) // 1_000_000 if found else MAX_PIXELS * 10 // 1_000_000
+        raise BadImage("image_bomb", megapixels=mp, limit=MAX_PIXELS // 1_000_000) from exc
     except UnidentifiedImageError as exc:
-        raise BadImage(
-            "That file is not a picture I can read. Send a JPEG, PNG, HEIC, WebP or GIF photo.",
-            zh="这个文件不是我能读取的图片。请发送 JPEG、PNG、HEIC、WebP 或 GIF 照片。",
-        ) from exc
+        raise BadImage("image_not_a_picture") from exc
     except (OSError, ValueError, SyntaxError) as exc:
-        raise BadImage(
-            "That picture looks damaged; I could not read it.",
-            zh="这张图片好像损坏了，无法读取。",
-        ) from exc
+        raise BadImage("image_damaged") from exc
     w, h = img.size
     limit = MAX_PIXELS_JPEG if img.format == "JPEG" else MAX_PIXELS
     if w * h > limit:
         img.close()
-        raise BadImage(
-            f"That image is too large ({w}×{h} pixels). Please send one under "
-            f"{limit // 1_000_000} megapixels.",
-            zh=f"这张图片太大了（{w}×{h} 像素）。请发送小于 {limit // 1_000_000} 百万像素的照片。",
-        )
+        raise BadImage("image_too_large", width=w, height=h, limit=limit // 1_000_000)
     if min(w, h) < MIN_SIDE:
         img.close()
-        raise BadImage(
-            f"That image is too small ({w}×{h} pixels); a clip needs at least "
-            f"{MIN_SIDE} pixels on each side.",
-            zh=f"这张图片太小了（{w}×{h} 像素）；每条边至少需要 {MIN_SIDE} 像素。",
-        )
+        raise BadImage("image_too_small", width=w, height=h, min_side=MIN_SIDE)
     return img
 
 
@@ -130,11 +105,7 @@ def inspect(path: Path) -> ImageInfo:
             img.load()
         except (OSError, ValueError, SyntaxError) as exc:
             log.info("bad image %s: %s", path.name, exc)
-            raise BadImage(
-                "That picture is incomplete or damaged (the file may have been cut off). "
-                "Please send it again.",
-                zh="这张图片不完整或已损坏（文件可能被截断了）。请重新发送。",
-            ) from exc
+            raise BadImage("image_truncated") from exc
     return ImageInfo(w, h, fmt)
 
 
@@ -189,10 +160,6 @@ def load(path: Path, need: Callable[[int, int], tuple[int, int]]) -> Image.Image
         raise
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         log.info("bad image %s: %s", path.name, exc)
-        raise BadImage(
-            "That picture is incomplete or damaged (the file may have been cut off). "
-            "Please send it again.",
-            zh="这张图片不完整或已损坏（文件可能被截断了）。请重新发送。",
-        ) from exc
+        raise BadImage("image_truncated") from exc
     finally:
         img.close()

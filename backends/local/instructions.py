@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from backends.local.clip import Aspect, ClipSettings
 from backends.local.motion import Move
+from bot.words import Lang, say
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,28 +357,12 @@ def apply(settings: ClipSettings, changes: Sequence[Change]) -> ClipSettings:
     return settings
 
 
-_MOVE_WORDS: dict[str, dict[Move, str]] = {
-    "en": {
-        "zoom_in": "Zoom in", "zoom_out": "Zoom out", "pan_left": "Pan left",
-        "pan_right": "Pan right", "pan_up": "Pan up", "pan_down": "Pan down",
-        "rotate": "Slow rotate", "breathe": "Gentle breathing", "still": "No camera move",
-    },
-    "zh": {
-        "zoom_in": "放大", "zoom_out": "缩小", "pan_left": "向左平移", "pan_right": "向右平移",
-        "pan_up": "向上平移", "pan_down": "向下平移", "rotate": "慢慢旋转", "breathe": "轻柔呼吸",
-        "still": "镜头不动",
-    },
-}  # fmt: skip
-
-
-def describe(change: Change, lang: str = "en") -> str:
+def describe(change: Change, lang: Lang = "en") -> str:
     """One short phrase for a change, as echoed to the user."""
-    zh = lang == "zh"
     if isinstance(change, SetMotion):
-        return _MOVE_WORDS["zh" if zh else "en"][change.move]
+        return say(f"move_{change.move}", lang)
     if isinstance(change, SetDuration):
-        s = f"{change.seconds:g}"
-        return f"{s} 秒" if zh else f"{s} s"
+        return say("change_seconds", lang, seconds=f"{change.seconds:g}")
     if isinstance(change, SetAspect):
         return change.aspect
     if isinstance(change, SetResolution):
@@ -386,31 +371,12 @@ def describe(change: Change, lang: str = "en") -> str:
         return f"{change.fps} fps"
     if isinstance(change, SetTitle):
         if change.text is None:
-            return "去掉标题" if zh else "no title"
-        return f"标题「{change.text}」" if zh else f"title “{change.text}”"
+            return say("change_no_title", lang)
+        return say("change_title", lang, text=change.text)
     if isinstance(change, SetFades):
         if change.fade_in and change.fade_out:
-            return "淡入淡出" if zh else "fade in and out"
-        return ("淡入" if zh else "fade in") if change.fade_in else ("淡出" if zh else "fade out")
+            return say("change_fade_both", lang)
+        return say("change_fade_in" if change.fade_in else "change_fade_out", lang)
     if isinstance(change, SetSpeed):
-        if change.factor < 1:
-            return "慢一点" if zh else "slower"
-        return "快一点" if zh else "faster"
-    if change.on:
-        return "背景音乐" if zh else "background music"
-    return "不要音乐" if zh else "no music"
-
-
-EXAMPLES = {
-    "en": (
-        "Things I understand: “zoom in”, “zoom out”, “pan left/right/up/down”, “slow rotate”, "
-        "“gentle breathing”, “6 seconds”, “9:16”, “vertical”, “square”, “landscape”, “720p”, "
-        "“60 fps”, a title in quotes like 'Summer Sale', “fade in and out”, “slower”, "
-        "“faster”, “add music” (after sending an audio file)."
-    ),
-    "zh": (
-        "我能听懂的说法：“放大”“缩小”“向左平移”“慢慢旋转”“呼吸”“6秒”“9:16”“竖屏”“横屏”“方形”"
-        "“720p”“60帧”、引号里的标题如「夏日特卖」、“淡入淡出”“慢一点”“快一点”、"
-        "“配乐”（先发送一个音频文件）。"
-    ),
-}
+        return say("change_slower" if change.factor < 1 else "change_faster", lang)
+    return say("change_music" if change.on else "change_no_music", lang)

@@ -15,6 +15,7 @@ from backends.nemo.client import ClientConfig, NemoClient
 from backends.nemo.identity import IdentityStore
 from backends.nemo.media import probe_mp4
 from backends.nemo.pace import PollPacer
+from backends.nemo.translate import translate
 from bot.config import Settings
 from bot.errors import BackendError, NothingToExport, ProtocolError, RenderFailed, Unavailable
 from bot.ports.backend import (
@@ -24,14 +25,16 @@ from bot.ports.backend import (
     ExportDone,
     ExportEvent,
     ExportProgress,
+    ExportStage,
     ProjectState,
+    TextMessage,
     UploadedFile,
 )
 from bot.timeline import exportable
+from bot.words import Lang
 
 log = logging.getLogger(__name__)
 
-_STAGES = {"pending": "queued", "processing": "rendering"}
 
 #: Connections to Nemo at once: at least one per chat whose turn is running.
 MAX_CONNECTIONS = 2000
@@ -66,10 +69,16 @@ class NemoBackend:
         files = await self.client.upload(session.session_id, path, filename)
         return files[0]
 
-    async def instruct(self, session: BackendSession, text: str) -> AsyncIterator[AgentEvent]:
-        """Send one instruction; the agent's events until the stream ends."""
+    async def instruct(
+        self, session: BackendSession, text: str, language: Lang
+    ) -> AsyncIterator[AgentEvent]:
+        """Send one instruction; the agent's events until the stream ends, its words
+        rewritten for a chat (no editor to click in)."""
         self._learn_user(session)
         async for event in self.client.chat(session.session_id, text):
+            if isinstance(event, TextMessage):
+                said = translate(event.text, language)
+                event = TextMessage(said.text, said.show_project, said.offers_export)
             yield event
 
     async def state(self, session: BackendSession) -> ProjectState:
@@ -115,7 +124,10 @@ class NemoBackend:
                 raise RenderFailed(f"Nemo render failed: {status.error or 'no reason given'}")
             if status.status == "completed":
                 break
-            now = (_STAGES.get(status.status, status.status), status.progress)
+            now: tuple[ExportStage, float | None] = (
+                "queued" if status.status == "pending" else "rendering",
+                status.progress,
+            )
             if now != last:
                 last = now
                 yield ExportProgress(*now)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -32,7 +33,8 @@ from bot.ports.backend import (
 
 log = logging.getLogger(__name__)
 
-_TEMPORARY_ISSUE = "encountered a temporary issue"
+# Nemo sometimes appends this after a normal reply; it means nothing.
+_TEMPORARY_ISSUE = re.compile(r"temporary issue|暂时的问题|临时问题|暂时性问题", re.IGNORECASE)
 
 
 class EventParser:
@@ -78,8 +80,7 @@ class EventParser:
     def _message(self, text: str) -> list[AgentEvent]:
         if text == self._last_message:
             return []
-        if self._said_something and _TEMPORARY_ISSUE in text.lower():
-            # Nemo sometimes appends this after a normal reply; it means nothing.
+        if self._said_something and _TEMPORARY_ISSUE.search(text):
             log.info("Nemo stream: a trailing 'temporary issue' message was ignored")
             return []
         self._last_message = text

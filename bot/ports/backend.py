@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from bot.words import Lang
+
 # --- sessions and files ---------------------------------------------------------------
 
 
@@ -85,9 +87,14 @@ class TextDelta:
 
 @dataclass(frozen=True, slots=True)
 class TextMessage:
-    """The whole text of one agent message, emitted once (after its deltas, if any)."""
+    """The whole text of one agent message, emitted once (after its deltas, if any),
+    already fit for a chat. `show_project`: the timeline summary should follow it;
+    `offers_export`: the agent offered the video (the engine says it is coming, or how
+    to get it)."""
 
     text: str
+    show_project: bool = False
+    offers_export: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +134,15 @@ AgentEvent = TextDelta | TextMessage | ToolCall | ToolResult | KeepAlive | Strea
 # --- export ----------------------------------------------------------------------------
 
 
+#: Where an export is: handed to the renderer, waiting for it, rendering, fetching the file.
+ExportStage = Literal["submitted", "queued", "rendering", "downloading"]
+
+
 @dataclass(frozen=True, slots=True)
 class ExportProgress:
-    """An export is under way. `stage` is one of: submitted, queued, rendering,
-    downloading, encoding; `percent` is 0-100 when known."""
+    """An export is under way; `percent` is 0-100 when known."""
 
-    stage: str
+    stage: ExportStage
     percent: float | None = None
 
 
@@ -153,13 +163,13 @@ ExportEvent = ExportProgress | ExportDone
 
 
 class Backend(Protocol):
-    """What the engine needs of a backend. Implemented by `backends.nemo.backend.NemoBackend`
-    and `backends.local.backend.LocalBackend`."""
+    """What the engine needs of a backend. Implemented by `backends.nemo.NemoBackend`
+    and `backends.local.LocalBackend`."""
 
     #: "nemo" or "local"; also the key under which sessions are stored.
     name: str
 
-    async def open_session(self, language: str) -> BackendSession:
+    async def open_session(self, language: Lang) -> BackendSession:
         """Start a new project. `language` is "en" or "zh"."""
         ...
 
@@ -167,8 +177,11 @@ class Backend(Protocol):
         """Add a file (photo, audio, video) to the session's project."""
         ...
 
-    def instruct(self, session: BackendSession, text: str) -> AsyncIterator[AgentEvent]:
-        """Send one instruction and stream the agent's events until the turn ends.
+    def instruct(
+        self, session: BackendSession, text: str, language: Lang
+    ) -> AsyncIterator[AgentEvent]:
+        """Send one instruction and stream the agent's events until the turn ends; its
+        words are for a chat in `language`.
 
         Raises `StreamDropped` if the stream breaks off (the turn may still be
         running: never send it again), `TurnTimeout` on the turn limits.

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 AttachmentKind = Literal["image", "audio", "video", "file"]
 
@@ -22,6 +22,23 @@ FetchFn = Callable[[Path], Awaitable[None]]
 #: `IncomingMessage` whose text is the matching command ("/export", ...), so a button
 #: keeps working after a restart: nothing but this id travels with it.
 ButtonAction = Literal["export", "status", "credits", "new"]
+BUTTON_ACTIONS: tuple[ButtonAction, ...] = get_args(ButtonAction)
+_BUTTON_PREFIX = "clipbot:"
+
+
+def button_id(action: ButtonAction) -> str:
+    """The id a platform keeps with a button (Telegram callback data, a Discord custom id)."""
+    return f"{_BUTTON_PREFIX}{action}"
+
+
+def button_action(data: str | None) -> ButtonAction | None:
+    """The action of a button id, or None for one this version does not know."""
+    action = (data or "").removeprefix(_BUTTON_PREFIX)
+    if data and data.startswith(_BUTTON_PREFIX):
+        for known in BUTTON_ACTIONS:
+            if known == action:
+                return known
+    return None
 
 
 @dataclass(frozen=True, slots=True)

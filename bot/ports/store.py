@@ -1,7 +1,5 @@
-"""The storage interface the engine and adapters use; `storage.sqlite` implements it.
-
-Kept small on purpose: what must survive a restart and nothing else.
-"""
+"""The store port: what must survive a restart, and nothing else. `storage.sqlite`
+implements it for good, `storage.memory` for tests and one-shot runs."""
 
 from __future__ import annotations
 
@@ -10,16 +8,18 @@ from typing import Literal, Protocol
 
 from bot.ports.backend import BackendSession
 from bot.ports.chat import ChatKey
+from bot.words import Lang
 
 RequestState = Literal["queued", "running", "done", "failed"]
-JobState = Literal["submitted", "pending", "processing", "completed", "failed"]
+#: A render job moves through the export stages, then ends completed or failed.
+JobState = Literal["submitted", "queued", "rendering", "downloading", "completed", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
 class ChatSettings:
     """Per-chat settings the user chose."""
 
-    language: str = "en"
+    language: Lang = "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +45,8 @@ class RenderJob:
 class Store(Protocol):
     """Everything persisted. All methods are safe to call from many tasks at once."""
 
-    async def get_chat_settings(self, chat: ChatKey) -> ChatSettings:
-        """The chat's settings (defaults when the chat is new)."""
+    async def get_chat_settings(self, chat: ChatKey) -> ChatSettings | None:
+        """The chat's settings; None for a chat that has chosen nothing yet."""
         ...
 
     async def set_chat_settings(self, chat: ChatKey, settings: ChatSettings) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.discord.commands import ACTIONS, custom_id
 from adapters.discord.convert import attachment_kind, fold_instruction, strip_mentions
+from bot.ports.chat import BUTTON_ACTIONS, button_id
 
 
 @pytest.mark.parametrize(
@@ -37,7 +37,7 @@ def test_fold_instruction() -> None:
 
 
 def test_custom_ids_are_stable() -> None:
-    assert [custom_id(a) for a in ACTIONS] == [
+    assert [button_id(a) for a in BUTTON_ACTIONS] == [
         "clipbot:export",
         "clipbot:status",
         "clipbot:credits",

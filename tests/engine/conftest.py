@@ -11,7 +11,8 @@ import pytest
 from bot.config import Settings
 from bot.engine import Engine
 from bot.ports.chat import Attachment, ChatKey, IncomingMessage, Sender
-from tests.engine.doubles import MemoryStore, RecordingChannel, ScriptedBackend
+from storage.memory import MemoryStore
+from tests.engine.doubles import RecordingChannel, ScriptedBackend
 
 
 @pytest.fixture

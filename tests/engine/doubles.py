@@ -1,5 +1,6 @@
-"""In-test doubles for engine unit tests: a memory store, a scripted backend, a
-recording channel. (End-to-end tests use the real store, client and emulator.)"""
+"""In-test doubles for engine unit tests: a scripted backend and a recording channel (the
+store is `storage.memory.MemoryStore`). End-to-end tests use the real store, client and
+emulator."""
 
 from __future__ import annotations
 
@@ -24,69 +25,9 @@ from bot.ports.backend import (
     TextMessage,
     UploadedFile,
 )
-from bot.ports.chat import Button, ChatKey, MessageRef, VideoInfo
-from bot.ports.store import ChatSettings, Identity, RenderJob, RequestState
+from bot.ports.chat import Button, MessageRef, VideoInfo
 from bot.timeline import exportable
-
-
-class MemoryStore:
-    """A `Store` in memory."""
-
-    def __init__(self) -> None:
-        self.settings: dict[ChatKey, ChatSettings] = {}
-        self.sessions: dict[tuple[ChatKey, str], BackendSession] = {}
-        self.identities: dict[str, Identity] = {}
-        self.requests: dict[int, tuple[ChatKey, str, str, RequestState]] = {}
-        self.jobs: dict[str, RenderJob] = {}
-        self.updates: set[tuple[str, str]] = set()
-        self._ids = itertools.count(1)
-
-    async def get_chat_settings(self, chat: ChatKey) -> ChatSettings:
-        return self.settings.get(chat, ChatSettings())
-
-    async def set_chat_settings(self, chat: ChatKey, settings: ChatSettings) -> None:
-        self.settings[chat] = settings
-
-    async def get_session(self, chat: ChatKey, backend: str) -> BackendSession | None:
-        return self.sessions.get((chat, backend))
-
-    async def save_session(self, chat: ChatKey, backend: str, session: BackendSession) -> None:
-        self.sessions[(chat, backend)] = session
-
-    async def delete_session(self, chat: ChatKey, backend: str) -> None:
-        self.sessions.pop((chat, backend), None)
-
-    async def get_identity(self, backend: str) -> Identity | None:
-        return self.identities.get(backend)
-
-    async def save_identity(self, backend: str, identity: Identity) -> None:
-        self.identities[backend] = identity
-
-    async def add_request(self, chat: ChatKey, sender_id: str, text: str) -> int:
-        rid = next(self._ids)
-        self.requests[rid] = (chat, sender_id, text, "queued")
-        return rid
-
-    async def set_request_state(
-        self, request_id: int, state: RequestState, detail: str | None = None
-    ) -> None:
-        chat, sender, text, _ = self.requests[request_id]
-        self.requests[request_id] = (chat, sender, text, state)
-
-    async def save_job(self, job: RenderJob) -> None:
-        self.jobs[job.job_id] = job
-
-    async def get_job(self, job_id: str) -> RenderJob | None:
-        return self.jobs.get(job_id)
-
-    async def mark_update(self, platform: str, update_id: str) -> bool:
-        if (platform, update_id) in self.updates:
-            return False
-        self.updates.add((platform, update_id))
-        return True
-
-    async def close(self) -> None:
-        return None
+from bot.words import Lang
 
 
 def video_draft(name: str, seconds: int = 5) -> dict[str, Any]:
@@ -142,7 +83,9 @@ class ScriptedBackend:
         self.uploads.append((session.session_id, filename))
         return UploadedFile(filename, "image")
 
-    async def instruct(self, session: BackendSession, text: str) -> AsyncIterator[AgentEvent]:
+    async def instruct(
+        self, session: BackendSession, text: str, language: Lang
+    ) -> AsyncIterator[AgentEvent]:
         self._check(session)
         if self.lose_next_instruct:
             self.lose_next_instruct = False

@@ -9,8 +9,9 @@ from bot.errors import ExportNotAllowed, NoCredits, SessionLost, UnsupportedFile
 from bot.ports.backend import KeepAlive, StreamError, TextDelta, TextMessage, ToolCall, ToolResult
 from bot.ports.chat import ChatKey
 from bot.routing import DEFAULT_PROMPT
+from storage.memory import MemoryStore
 from tests.engine.conftest import msg, photo
-from tests.engine.doubles import MemoryStore, RecordingChannel, Script, ScriptedBackend, video_draft
+from tests.engine.doubles import RecordingChannel, Script, ScriptedBackend, video_draft
 
 
 async def test_photo_with_caption_is_one_request_that_delivers_a_clip(
@@ -42,7 +43,7 @@ async def test_photos_alone_use_the_default_prompt_in_one_request(
     assert backend.instructions == [("s1", DEFAULT_PROMPT)]
 
 
-async def test_tool_use_is_never_shown_and_gui_words_are_translated(
+async def test_tool_use_is_never_shown_and_an_offer_to_export_says_the_clip_is_coming(
     engine: Engine, backend: ScriptedBackend, channel: RecordingChannel
 ) -> None:
     backend.scripts.append(
@@ -52,8 +53,7 @@ async def test_tool_use_is_never_shown_and_gui_words_are_translated(
                 KeepAlive(),
                 ToolResult("1", "generate_video", {"ok": True}),
                 TextDelta("Done! Click "),
-                TextMessage("Done! Click Export to download."),
-                TextMessage("I encountered a temporary issue."),
+                TextMessage("Done!", offers_export=True),
             ],
             video_draft("sunset"),
         )
@@ -61,8 +61,47 @@ async def test_tool_use_is_never_shown_and_gui_words_are_translated(
     await engine.handle(msg("make a sunset clip"), channel)
     await engine.idle()
     texts = channel.texts()
-    assert 'Done! say "export" (or use /export) to download.' in texts
-    assert not any("generate_video" in t or "temporary issue" in t for t in texts)
+    # The project changed, so the engine exports by itself: no "say export" hint.
+    assert "Done!\nYour clip is on its way." in texts
+    assert not any("generate_video" in t or "secret" in t or "Click" in t for t in texts)
+    assert len(channel.texts("video")) == 1
+
+
+async def test_an_offer_to_export_when_nothing_changed_says_how_to_get_the_video(
+    engine: Engine, backend: ScriptedBackend, channel: RecordingChannel
+) -> None:
+    await engine.handle(msg("clip", photo()), channel)
+    await engine.idle()
+    backend.scripts.append(Script([TextMessage("It is ready.", offers_export=True)], None))
+    await engine.handle(msg("is it ready?"), channel)
+    await engine.idle()
+    assert "It is ready.\nSay “export” (or use /export) to get the video." in channel.texts()
+    assert len(channel.texts("video")) == 1  # only the first request's clip
+
+
+async def test_the_timeline_follows_a_message_that_asks_for_it(
+    engine: Engine, backend: ScriptedBackend, channel: RecordingChannel
+) -> None:
+    backend.scripts.append(
+        Script([TextMessage("Title added.", show_project=True)], video_draft("sunset"))
+    )
+    await engine.handle(msg("add a title"), channel)
+    await engine.idle()
+    assert "Title added.\nTimeline (1 track): 1. Video: sunset (0-5s)" in channel.texts()
+
+
+async def test_an_unchanged_project_shown_says_how_to_render_it_again(
+    engine: Engine, backend: ScriptedBackend, channel: RecordingChannel
+) -> None:
+    await engine.handle(msg("clip", photo()), channel)
+    await engine.idle()
+    backend.scripts.append(Script([TextMessage("Zoom in", show_project=True)], None))
+    await engine.handle(msg("zoom in"), channel)
+    await engine.idle()
+    assert channel.texts()[-1] == (
+        "Zoom in\nTimeline (1 track): 1. Video: clip (0-5s)\n"
+        "Nothing changed; say “export” to render it again."
+    )
     assert len(channel.texts("video")) == 1
 
 
@@ -183,10 +222,14 @@ async def test_backend_errors_become_one_clear_message(
 async def test_a_stream_error_with_no_text_and_no_change_is_reported(
     engine: Engine, backend: ScriptedBackend, channel: RecordingChannel
 ) -> None:
-    backend.scripts.append(Script([StreamError("2001", "no credits")], None))
+    # Codes a backend knows it turns into typed errors itself (Nemo's 2001 → NoCredits);
+    # what reaches the engine is an error it can only report as the service failing.
+    backend.scripts.append(Script([StreamError("E42", "the agent fell over")], None))
     await engine.handle(msg("make it"), channel)
     await engine.idle()
-    assert "register?bind=anon_1" in channel.texts()[-1]
+    assert channel.texts()[-1] == (
+        "I can't reach the video service right now. Please try again shortly."
+    )
 
 
 async def test_export_of_nothing_and_status(

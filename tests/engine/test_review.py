@@ -20,9 +20,10 @@ from bot.ports.backend import (
 )
 from bot.ports.chat import Button, MessageRef
 from bot.ports.store import RequestState, Store
+from bot.words import Lang
+from storage.memory import MemoryStore
 from tests.engine.conftest import msg, photo
 from tests.engine.doubles import (
-    MemoryStore,
     RecordingChannel,
     Script,
     ScriptedBackend,
@@ -185,9 +186,11 @@ class LostAfterToolCallBackend(ScriptedBackend):
 
     lost_once: bool = False
 
-    async def instruct(self, session: BackendSession, text: str) -> AsyncIterator[AgentEvent]:
+    async def instruct(
+        self, session: BackendSession, text: str, language: Lang
+    ) -> AsyncIterator[AgentEvent]:
         if self.lost_once:
-            async for event in super().instruct(session, text):
+            async for event in super().instruct(session, text, language):
                 yield event
             return
         self.lost_once = True

@@ -20,13 +20,14 @@ DRAFT: dict[str, Any] = {
 
 def test_summary_matches_the_api_page() -> None:
     assert summary(parse(DRAFT)) == (
-        "Timeline (3 tracks): 1. Video: city timelapse (0-10s) "
+        "Timeline (3 tracks, 1920×1080): 1. Video: city timelapse (0-10s) "
         '2. BGM: Lo-fi (0-10s, 35%) 3. Title: "Urban Dreams" (0-3s)'
     )
 
 
 def test_summary_in_chinese_and_empty() -> None:
-    assert summary(parse(DRAFT), "zh").startswith("时间线（3 条轨道）：1. 视频：city timelapse")
+    zh = summary(parse(DRAFT), "zh")
+    assert zh.startswith("时间线（3 条轨道，1920×1080）：1. 视频：city timelapse")
     assert summary(parse({})) == "Timeline is empty."
 
 

@@ -58,7 +58,7 @@ async def open_chat(settings: Settings) -> AsyncIterator[Chat]:
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         out: list[str] = []
         term = TerminalAdapter(
-            core.engine, settings.data_dir, lines=queue_lines(queue), write=out.append
+            core.engine.handle, settings.data_dir, lines=queue_lines(queue), write=out.append
         )
         await term.start()
         try:

@@ -12,11 +12,12 @@ from backends.local.backend import LocalBackend
 from bot.config import Settings
 from bot.errors import BadImage, NothingToExport, UnsupportedFile
 from bot.ports.backend import Backend, ExportDone, ExportEvent, ExportProgress, TextMessage
+from bot.words import Lang
 from tests.local.conftest import probe
 
 
-async def _say(backend: LocalBackend, session: object, text: str) -> str:
-    events = [e async for e in backend.instruct(session, text)]  # type: ignore[arg-type]
+async def _say(backend: LocalBackend, session: object, text: str, lang: Lang = "en") -> str:
+    events = [e async for e in backend.instruct(session, text, lang)]  # type: ignore[arg-type]
     assert all(isinstance(e, TextMessage) for e in events)
     return "\n".join(e.text for e in events if isinstance(e, TextMessage))
 
@@ -63,7 +64,7 @@ async def test_photo_to_clip_end_to_end(
     assert state.media_count == 2
 
     events = await _export(backend, session, tmp_path / "out")
-    assert events[0] == ExportProgress("encoding", 0.0)
+    assert events[0] == ExportProgress("rendering", 0.0)
     percents = [e.percent or 0.0 for e in events if isinstance(e, ExportProgress)]
     assert percents == sorted(set(percents))
     assert percents[-1] == 100.0
@@ -89,13 +90,13 @@ async def test_defaults_follow_the_photo_and_chinese_echo(
     backend = LocalBackend(settings)
     session = await backend.open_session("zh")
     await backend.upload(session, photos["exif"], "IMG_0001.JPG")  # upright 400×600: vertical
-    reply = await _say(backend, session, "好的")
+    reply = await _say(backend, session, "好的", "zh")
     m = (await backend.state(session)).draft["m"]
     assert (m["width"], m["height"], m["fps"], m["duration_ms"], m["move"]) == (
         1080, 1920, 30, 5000, "zoom_in",
     )  # fmt: skip
-    assert "当前草稿" in reply
-    reply = await _say(backend, session, "横屏，十秒，淡入淡出，做个后空翻")
+    assert reply == ""  # nothing asked for: the engine shows the timeline
+    reply = await _say(backend, session, "横屏，十秒，淡入淡出，做个后空翻", "zh")
     assert "16:9 · 10 秒 · 淡入淡出" in reply
     assert "我没听懂" in reply
     assert "后空翻" in reply
@@ -130,7 +131,7 @@ async def test_a_second_export_waits_its_turn(
     state = await backend.state(session)
     first = backend.export(session, state, tmp_path / "a")
     # Once the first export reports encoding, it holds the render slot.
-    assert await anext(first) == ExportProgress("encoding", 0.0)
+    assert await anext(first) == ExportProgress("rendering", 0.0)
 
     async def drain(gen: AsyncIterator[ExportEvent]) -> list[ExportEvent]:
         return [e async for e in gen]
@@ -184,16 +185,17 @@ async def test_several_photos_make_a_slideshow_draft(
     assert [s["n"] for s in video] == ["one.png", "two.heic", "three.gif"]
 
 
-async def test_the_export_hint_only_when_nothing_changed(
+async def test_every_echo_asks_for_the_timeline_and_never_for_export(
     settings: Settings, photos: dict[str, Path]
 ) -> None:
     backend = LocalBackend(settings)
     session = await backend.open_session("en")
     await backend.upload(session, photos["png"], "a.png")
-    first = await _say(backend, session, "zoom in, 9:16")
-    assert "export" not in first  # the engine renders a changed draft by itself
-    again = await _say(backend, session, "zoom in, 9:16")
-    assert "Nothing changed; say “export” to render it again." in again
+    for _ in range(2):
+        events = [e async for e in backend.instruct(session, "zoom in, 9:16", "en")]
+        (message,) = events
+        assert isinstance(message, TextMessage)
+        assert message == TextMessage("Zoom in · 9:16", show_project=True)
 
 
 async def test_a_discarded_project_leaves_nothing_on_disk(

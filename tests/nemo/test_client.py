@@ -177,7 +177,7 @@ async def test_no_credits_links_anonymous_users_to_registration(
     await backend.upload(session, photo, "beach.png")
     nemo_emulator.sessions[session.session_id].user.available = 10
     with pytest.raises(NoCredits) as info:
-        [e async for e in backend.instruct(session, "animate it")]
+        [e async for e in backend.instruct(session, "animate it", "en")]
     user_id = session.extra["user_id"]
     assert info.value.register_url == f"https://nemo.example/register?bind={user_id}"
 
@@ -195,7 +195,7 @@ async def test_real_lost_session_and_unsupported_file(
     with pytest.raises(SessionLost):
         await backend.state(session)
     with pytest.raises(SessionLost):
-        [e async for e in backend.instruct(session, "hello")]
+        [e async for e in backend.instruct(session, "hello", "en")]
 
 
 async def test_oversized_file_refused_before_sending(
@@ -255,14 +255,14 @@ async def test_credits_go_down_for_work_not_for_export(
     assert start.frozen == 0
     nemo_emulator.config.generation_s = 0.3
     frozen_seen = None
-    async for _ in backend.instruct(session, "animate it"):
+    async for _ in backend.instruct(session, "animate it", "en"):
         if frozen_seen is None:
             frozen_seen = await backend.credits()
     assert frozen_seen is not None
     assert frozen_seen.frozen == 100
     after_gen = await backend.credits()
     assert (after_gen.available, after_gen.frozen) == (400, 0)
-    [e async for e in backend.instruct(session, "make it 3 seconds")]
+    [e async for e in backend.instruct(session, "make it 3 seconds", "en")]
     after_edit = await backend.credits()
     assert after_edit.available == 350
     state = await backend.state(session)
@@ -303,7 +303,7 @@ async def test_token_never_in_logs_or_errors(
     caplog.set_level(logging.DEBUG)
     session = await backend.open_session("en")
     await backend.upload(session, photo, "beach.png")
-    [e async for e in backend.instruct(session, "animate it")]
+    [e async for e in backend.instruct(session, "animate it", "en")]
     nemo_emulator.expire_tokens()
     await backend.credits()
     token = identities.identities["nemo"].token

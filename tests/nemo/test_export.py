@@ -17,7 +17,7 @@ from tests.nemo_fixtures import nemo_settings
 async def _drafted(backend: NemoBackend, photo: Path) -> tuple[BackendSession, ProjectState]:
     session = await backend.open_session("en")
     await backend.upload(session, photo, "beach.png")
-    [e async for e in backend.instruct(session, "animate it, 1:1, 2 seconds")]
+    [e async for e in backend.instruct(session, "animate it, 1:1, 2 seconds", "en")]
     return session, await backend.state(session)
 
 

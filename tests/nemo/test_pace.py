@@ -86,7 +86,7 @@ async def test_many_running_turns_do_not_block_other_calls(
             await nemo.upload(session, photo, "p.png")
 
         async def turn(session: BackendSession) -> None:
-            [e async for e in nemo.instruct(session, "animate it")]
+            [e async for e in nemo.instruct(session, "animate it", "en")]
 
         turns = [asyncio.create_task(turn(s)) for s in sessions]
 

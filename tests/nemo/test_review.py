@@ -16,7 +16,7 @@ async def test_an_unplayable_download_is_not_left_in_the_export_folder(
 ) -> None:
     session = await backend.open_session("en")
     await backend.upload(session, photo, "beach.png")
-    [e async for e in backend.instruct(session, "animate it, 1:1, 2 seconds")]
+    [e async for e in backend.instruct(session, "animate it, 1:1, 2 seconds", "en")]
     state = await backend.state(session)
     nemo_emulator.fail_next("download", status=200, html=True)  # a proxy's page, not an MP4
     dest = tmp_path / "out"

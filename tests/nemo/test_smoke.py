@@ -27,7 +27,7 @@ async def test_photo_to_clip(
     events = [
         e
         async for e in backend.instruct(
-            session, "5-second zoom-in, 9:16, title 'Summer Sale' with music"
+            session, "5-second zoom-in, 9:16, title 'Summer Sale' with music", "en"
         )
     ]
     texts = [e for e in events if isinstance(e, TextMessage)]

@@ -39,7 +39,7 @@ async def _ready(backend: NemoBackend, photo: Path) -> BackendSession:
 
 
 async def _turn(backend: NemoBackend, session: BackendSession, text: str) -> list[AgentEvent]:
-    return [e async for e in backend.instruct(session, text)]
+    return [e async for e in backend.instruct(session, text, "en")]
 
 
 def _texts(events: list[AgentEvent]) -> list[str]:
@@ -114,15 +114,17 @@ async def test_trailing_temporary_issue_is_dropped(
     assert TEMPORARY_ISSUE not in texts[0]
 
 
-async def test_gui_phrases_arrive_as_text_for_the_engine(
+async def test_gui_phrases_reach_the_engine_as_chat_words_and_an_offer_to_export(
     backend: NemoBackend, nemo_emulator: NemoEmulator, photo: Path
 ) -> None:
     session = await _ready(backend, photo)
     nemo_emulator.next_turn(gui_phrases=True)
-    (text,) = _texts(await _turn(backend, session, "animate it"))
-    assert "Click Export" in text
-    assert "drag the clip" in text
-    assert "点击导出" in text
+    events = await _turn(backend, session, "animate it")
+    (message,) = [e for e in events if isinstance(e, TextMessage)]
+    assert message.text.startswith("Done! Tell me in words what to move where")
+    assert "Click" not in message.text and "drag" not in message.text
+    assert "点击" not in message.text
+    assert message.offers_export
 
 
 async def test_silent_edit_changes_the_state(
@@ -166,7 +168,7 @@ async def test_dropped_stream_raises_and_the_turn_still_completes(
     seen: list[AgentEvent] = []
 
     async def consume() -> None:
-        async for event in backend.instruct(session, "animate it"):
+        async for event in backend.instruct(session, "animate it", "en"):
             seen.append(event)
 
     with pytest.raises(StreamDropped):

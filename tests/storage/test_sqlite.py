@@ -51,12 +51,14 @@ async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         await SqliteStore.open(path)
 
 
-async def test_chat_settings_default_then_upsert(store: SqliteStore) -> None:
+async def test_chat_settings_none_then_upsert(store: SqliteStore) -> None:
+    assert await store.get_chat_settings(CHAT) is None
+    await store.set_chat_settings(CHAT, ChatSettings(language="en"))
     assert await store.get_chat_settings(CHAT) == ChatSettings(language="en")
     await store.set_chat_settings(CHAT, ChatSettings(language="zh"))
     await store.set_chat_settings(CHAT, ChatSettings(language="zh"))
     assert await store.get_chat_settings(CHAT) == ChatSettings(language="zh")
-    assert await store.get_chat_settings(OTHER) == ChatSettings()
+    assert await store.get_chat_settings(OTHER) is None
 
 
 async def test_sessions_per_chat_and_backend(store: SqliteStore) -> None:
@@ -87,7 +89,7 @@ async def test_everything_survives_a_restart(tmp_path: Path) -> None:
     try:
         assert await second.get_session(CHAT, "nemo") == BackendSession("s1", {"task_id": "t"})
         assert await second.get_identity("nemo") == Identity("c1d2", "nmv_usr_test")
-        assert (await second.get_chat_settings(CHAT)).language == "zh"
+        assert await second.get_chat_settings(CHAT) == ChatSettings(language="zh")
         assert not await second.mark_update("telegram", "1001")
         assert await second.get_request_state(request_id) == ("done", None)
     finally:

@@ -66,7 +66,7 @@ async def running(settings: Settings, **options: Any) -> AsyncIterator[Core]:
     """The app's core (store, backend, engine) and a Telegram adapter on it."""
     options = {"album_wait_s": 0.3, "action_interval_s": 0.2, "poll_timeout_s": 1.0} | options
     async with open_core(settings) as core:
-        adapter = TelegramAdapter(settings, core.engine, core.store, **options)
+        adapter = TelegramAdapter(settings, core.engine.handle, core.store, **options)
         await adapter.start()
         try:
             yield core
@@ -171,12 +171,14 @@ async def test_result_over_the_upload_limit_arrives_as_a_link(
     async with running(nemo, limits=limits) as core:
         fake_api.push_update(_photo_update(fake_api, PRIVATE, "make a clip"))
         await fake_api.wait_for(
-            lambda: any("download link" in t for t in fake_api.texts(ADA["id"])),
+            lambda: any("download it here" in t for t in fake_api.texts(ADA["id"])),
             wait_s=RENDER_WAIT_S,
         )
         await core.engine.idle()
-    [link] = [t for t in fake_api.texts(ADA["id"]) if "download link" in t]
-    assert "http://127.0.0.1:" in link
+    [link] = [t for t in fake_api.texts(ADA["id"]) if "http://127.0.0.1:" in t]
+    # One note on why it is a link, in the chat's language (once, not twice).
+    assert link.count("upload limit") == 1
+    assert "over this chat's upload limit (1 KB): download it here." in link
     assert fake_api.calls_to("sendVideo") == []
 
 

@@ -115,9 +115,8 @@ async def test_link_instead_of_a_file(fake_api: FakeBotApi, start_adapter: Start
     channel = await _channel(fake_api, start_adapter)
     assert channel.max_upload_bytes == 50 * 1024 * 1024
     await channel.send_link("https://cdn.example/clip.mp4", "Summer Sale", BUTTONS)
-    [text] = fake_api.texts(CHAT)
-    assert "https://cdn.example/clip.mp4" in text
-    assert "50 MB" in text
+    # The caption (which says why: the engine's note) and the link, nothing added.
+    assert fake_api.texts(CHAT) == ["Summer Sale\nhttps://cdn.example/clip.mp4"]
     assert fake_api.calls_to("sendVideo") == []
 
 

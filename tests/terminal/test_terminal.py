@@ -56,7 +56,7 @@ async def test_a_mistyped_path_gets_a_clear_answer(settings: Settings) -> None:
     backend = ScriptedBackend()
     out: list[str] = []
     async with open_core(settings, backend) as core:
-        term = TerminalAdapter(core.engine, settings.data_dir, write=out.append)
+        term = TerminalAdapter(core.engine.handle, settings.data_dir, write=out.append)
         await term.feed("/tmp/does/not/exist.jpg")
         await core.engine.idle()
     assert out == [
@@ -80,7 +80,7 @@ async def test_a_dropped_photo_and_a_caption_deliver_a_saved_video(
     queue: asyncio.Queue[str | None] = asyncio.Queue()
     async with open_core(settings, backend) as core:
         term = TerminalAdapter(
-            core.engine, settings.data_dir, lines=queue_lines(queue), write=out.append
+            core.engine.handle, settings.data_dir, lines=queue_lines(queue), write=out.append
         )
         await term.start()
         await _drive(term, queue, str(image).replace(" ", "\\ "), "zoom in slowly")
@@ -107,7 +107,7 @@ async def test_a_restart_keeps_the_session(settings: Settings, image: Path) -> N
     backend = ScriptedBackend()
     for _ in range(2):
         async with open_core(settings, backend) as core:
-            term = TerminalAdapter(core.engine, settings.data_dir, write=lambda _: None)
+            term = TerminalAdapter(core.engine.handle, settings.data_dir, write=lambda _: None)
             await term.feed(f"/attach {str(image)!r} make a clip")
             await core.engine.idle()
     assert [sid for sid, _ in backend.instructions] == ["s1", "s1"]

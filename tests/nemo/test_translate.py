@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
-from bot.translate import drop_trailing_issue, translate
+from backends.nemo.translate import Translated, translate
 
 
-def test_click_export_becomes_say_export() -> None:
+def test_click_export_is_an_offer_to_export_not_words() -> None:
     out = translate("Your clip is ready! Click Export to download it.")
-    assert out.text == 'Your clip is ready! say "export" (or use /export) to download it.'
-    assert "Click" not in out.text
+    assert out == Translated("Your clip is ready!", offers_export=True)
 
 
 def test_export_button() -> None:
-    assert "/export" in translate("Use the Export button when you are happy.").text
+    out = translate("Use the Export button when you are happy.")
+    assert out == Translated("", offers_export=True)
+
+
+def test_an_export_clause_is_cut_and_the_rest_kept() -> None:
+    out = translate("I added the music, and click Export to download it.")
+    assert out == Translated("I added the music.", offers_export=True)
+    zh = translate("已添加音乐，点击导出即可下载。", "zh")
+    assert zh == Translated("已添加音乐。", offers_export=True)
 
 
 def test_chinese_click_export() -> None:
     out = translate("视频已生成。点击导出即可下载。", "zh")
-    assert "点击" not in out.text
-    assert "/export" in out.text
+    assert out == Translated("视频已生成。", offers_export=True)
 
 
-def test_generic_click_becomes_say() -> None:
-    assert translate('Click "Add music" to add BGM.').text == 'say "Add music" to add BGM.'
+def test_generic_click_becomes_say_capitalised_at_a_sentence_start() -> None:
+    assert translate('Click "Add music" to add BGM.').text == 'Say "Add music" to add BGM.'
+    assert translate("Then click Shuffle.").text == 'Then say "Shuffle".'
+    assert translate("点击「添加音乐」即可。", "zh").text == "发送“添加音乐”即可。"
 
 
 def test_drag_becomes_words() -> None:
@@ -35,30 +43,23 @@ def test_drag_becomes_words() -> None:
 
 def test_preview_and_open_ask_for_the_timeline() -> None:
     out = translate("Done! Preview it in the timeline.")
-    assert out == type(out)("Done!", True)
-    assert translate("Open the editor panel to see it.").show_timeline
-    assert translate("打开编辑器查看。", "zh").show_timeline
+    assert out == Translated("Done!", show_project=True)
+    assert translate("Open the editor panel to see it.").show_project
+    assert translate("打开编辑器查看。", "zh").show_project
 
 
 def test_plain_text_is_unchanged() -> None:
     out = translate("I made a 5-second zoom-in at 9:16.")
     assert out.text == "I made a 5-second zoom-in at 9:16."
-    assert not out.show_timeline
-
-
-def test_trailing_temporary_issue_is_dropped_only_after_a_reply() -> None:
-    assert drop_trailing_issue(["Done!", "I encountered a temporary issue."]) == ["Done!"]
-    alone = ["I encountered a temporary issue."]
-    assert drop_trailing_issue(alone) == alone
+    assert not out.show_project
+    assert not out.offers_export
 
 
 def test_line_breaks_are_kept() -> None:
     text = "5 s · Zoom in · 9:16\nDraft: Zoom in, 1080×1920, 5 s.\n\nClick Export to download."
     out = translate(text)
-    assert out.text == (
-        '5 s · Zoom in · 9:16\nDraft: Zoom in, 1080×1920, 5 s.\n\nsay "export" (or use /export)'
-        " to download."
-    )
+    kept = "5 s · Zoom in · 9:16\nDraft: Zoom in, 1080×1920, 5 s."
+    assert out == Translated(kept, offers_export=True)
     zh = translate("9:16 · 6 秒\n当前草稿：放大，6 秒。说“导出”即可生成视频。", "zh")
     assert zh.text == "9:16 · 6 秒\n当前草稿：放大，6 秒。说“导出”即可生成视频。"
 
@@ -72,7 +73,7 @@ def test_file_names_and_decimals_are_not_split() -> None:
 def test_a_dropped_sentence_leaves_no_empty_line() -> None:
     out = translate("Title added.\nPreview it in the timeline.\nAnything else?")
     assert out.text == "Title added.\nAnything else?"
-    assert out.show_timeline
+    assert out.show_project
 
 
 def test_open_and_drop_in_plain_words_are_not_gui_phrases() -> None:
@@ -83,8 +84,8 @@ def test_open_and_drop_in_plain_words_are_not_gui_phrases() -> None:
         "I lowered the music so the voice stands out; drop the volume further if you like.",
     ):
         out = translate(text)
-        assert out == type(out)(text, False), text
+        assert out == Translated(text), text
     assert translate("Drop the photo onto the timeline.").text.startswith("Tell me in words")
     assert translate("Drag and drop the clip here.").text.startswith("Tell me in words")
-    assert translate("Open the timeline to check it.").show_timeline
-    assert translate("Open your media library to see the photos.").show_timeline
+    assert translate("Open the timeline to check it.").show_project
+    assert translate("Open your media library to see the photos.").show_project

@@ -1,0 +1,136 @@
+"""Export and delivery: render the project, keep its job record, and hand the MP4 to the
+chat — the file when it fits, else the link, else words saying why."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from dataclasses import replace
+
+from bot import replies, timeline
+from bot.engine.work import Deps, Turn
+from bot.errors import ClipbotError, RenderFailed, SessionLost
+from bot.ports.backend import BackendSession, ExportDone, ExportProgress, ProjectState
+from bot.ports.chat import MessageRef, OutgoingChannel, VideoInfo
+from bot.ports.store import RenderJob
+from bot.words import Lang, say, size
+
+log = logging.getLogger(__name__)
+
+
+def caption(
+    done: ExportDone, lang: Lang, *, link: str | None = None, for_name: str | None = None
+) -> str:
+    """The caption under a delivered clip: size, length, who asked, the project link."""
+    seconds = f"{done.duration_s:.1f}".rstrip("0").rstrip(".")
+    head = say("caption", lang, size=f"{done.width}×{done.height}", duration=seconds)
+    if for_name:
+        head = f"{head} {say('caption_for', lang, name=for_name)}"
+    if link:
+        head = f"{head}\n{say('caption_link', lang, link=link)}"
+    return head
+
+
+def _size(done: ExportDone) -> int | None:
+    if done.size_bytes is not None:
+        return done.size_bytes
+    if done.path is not None and done.path.exists():
+        return done.path.stat().st_size
+    return None
+
+
+async def deliver(channel: OutgoingChannel, done: ExportDone, text: str, lang: Lang) -> MessageRef:
+    """Send the clip as a file, or as a link when over the limit, or say why not."""
+    buttons = replies.result_buttons(lang)
+    n_bytes = _size(done)
+    limit = channel.max_upload_bytes
+    fits = n_bytes is not None and (limit is None or n_bytes <= limit)
+    if done.path is not None and fits:
+        info = VideoInfo(done.width, done.height, done.duration_s)
+        return await channel.send_video(done.path, text, info, buttons)
+    shown = size(n_bytes or 0)
+    if done.url:
+        note = say("link_note", lang, size=shown, limit=size(limit) if limit else "?")
+        return await channel.send_link(done.url, f"{text}\n{note}", buttons)
+    log.warning("a %s-byte clip is over the limit %s and has no url", n_bytes, limit)
+    return await channel.send_text(say("too_big", lang, size=shown), buttons)
+
+
+class Exporter:
+    """Renders a chat's project and delivers the clip, recording the render job."""
+
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+
+    async def export_request(self, turn: Turn, session: BackendSession | None) -> None:
+        """ "export": render the project as it is (or say there is nothing yet)."""
+        state: ProjectState | None = None
+        if session is not None:
+            try:
+                state = await self._deps.backend.state(session)
+            except SessionLost:
+                await self._deps.sessions.forget(turn.chat)
+        if session is None or state is None or not timeline.exportable(state.draft):
+            await turn.channel.send_text(say("nothing_to_export", turn.lang))
+            return
+        await self.export(turn, session, state)
+
+    async def export(self, turn: Turn, session: BackendSession, state: ProjectState) -> None:
+        """Render `state` and deliver the MP4; the job record follows every stage."""
+        deps, reporter, lang = self._deps, turn.reporter, turn.lang
+        safe_chat = re.sub(r"[^A-Za-z0-9_-]+", "_", str(turn.chat))
+        dest = deps.settings.data_dir / "exports" / safe_chat
+        dest.mkdir(parents=True, exist_ok=True)
+        job = RenderJob(
+            f"{safe_chat}-{uuid.uuid4().hex[:12]}", turn.chat, deps.backend.name, "submitted"
+        )
+        # The link is asked for while the render runs, so delivery never waits on it.
+        link_task = asyncio.create_task(self._project_link(session))
+        await deps.store.save_job(job)
+        reporter.stage(say("stage_rendering", lang))
+        done: ExportDone | None = None
+        try:
+            async for event in deps.backend.export(session, state, dest):
+                if isinstance(event, ExportProgress):
+                    key = "stage_downloading" if event.stage == "downloading" else "stage_rendering"
+                    reporter.stage(say(key, lang))
+                    reporter.percent(event.percent)
+                    if event.stage != job.state:
+                        job = replace(job, state=event.stage, progress=event.percent)
+                        await deps.store.save_job(job)
+                else:
+                    done = event
+            if done is None:
+                raise RenderFailed("the export ended without a result")
+        except BaseException:
+            link_task.cancel()
+            await deps.store.save_job(replace(job, state="failed"))
+            raise
+        reporter.stage(say("stage_sending", lang))
+        message = turn.work.message
+        try:
+            link = await link_task
+            text = caption(
+                done, lang, link=link, for_name=message.sender.name if message.is_group else None
+            )
+            await deliver(turn.channel, done, text, lang)
+        except BaseException:
+            await deps.store.save_job(replace(job, state="failed"))
+            raise
+        finally:
+            # Delivered (the platform has its copy) or not deliverable: either way the
+            # file must not pile up in the data dir, one clip per request.
+            if done.path is not None and done.path.parent == dest:
+                await asyncio.to_thread(done.path.unlink, missing_ok=True)
+        await deps.store.save_job(
+            replace(job, state="completed", progress=100.0, output_url=done.url)
+        )
+
+    async def _project_link(self, session: BackendSession) -> str | None:
+        try:
+            return await self._deps.backend.project_link(session)
+        except ClipbotError as exc:
+            log.warning("no project link: %s: %s", type(exc).__name__, exc)
+            return None
