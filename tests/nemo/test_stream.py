@@ -122,7 +122,8 @@ async def test_gui_phrases_reach_the_engine_as_chat_words_and_an_offer_to_export
     events = await _turn(backend, session, "animate it")
     (message,) = [e for e in events if isinstance(e, TextMessage)]
     assert message.text.startswith("Done! Tell me in words what to move where")
-    assert "Click" not in message.text and "drag" not in message.text
+    assert "Click" not in message.text
+    assert "drag" not in message.text
     assert "点击" not in message.text
     assert message.offers_export
 
