@@ -11,7 +11,6 @@ import asyncio
 import logging
 import mimetypes
 import os
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from httpx_sse import aconnect_sse
 
-from backends.nemo.identity import IdentityStore
+from backends.nemo.identity import IdentityStore, NemoIdentity
 from backends.nemo.stream import EventParser, read_turn
 from backends.nemo.wire import (
     UPLOAD_LIMIT_BYTES,
@@ -40,12 +39,10 @@ from backends.nemo.wire import (
     parse_upload,
 )
 from bot.errors import BackendError, FileTooLarge, RateLimited, TokenError, Unavailable
-from bot.logs import redaction_filter
 from bot.ports.backend import AgentEvent, Credits, UploadedFile
 
 log = logging.getLogger(__name__)
 
-BACKEND = "nemo"
 APP = "nemo_agent"
 _ERROR_BODY_LIMIT = 64 * 1024
 _CHUNK = 256 * 1024
@@ -84,77 +81,23 @@ class NemoClient:
     ) -> None:
         self._http = http
         self.config = config
-        self._identities = identities
-        self._lock = asyncio.Lock()
-        self._client_id: str | None = config.client_id
-        self._token: str | None = config.token
-        self.user_id: str | None = None
+        self.identity = NemoIdentity(
+            identities, self._fetch_anonymous, token=config.token, client_id=config.client_id
+        )
         self._host = urlsplit(config.base_url).netloc
-        if config.token:
-            redaction_filter().add_secret(config.token)
-
-    # --- identity ---------------------------------------------------------------------
 
     @property
-    def anonymous(self) -> bool:
-        """True when the client uses anonymous tokens (no NEMO_TOKEN configured)."""
-        return not self.config.token
+    def user_id(self) -> str | None:
+        """The Nemo user behind the token, once known."""
+        return self.identity.user_id
 
-    async def client_id(self) -> str:
-        """The client id: configured, stored, or made now and kept for good."""
-        if self._client_id:
-            return self._client_id
-        stored = await self._identities.get_identity(BACKEND)
-        if stored and stored.client_id:
-            self._client_id = stored.client_id
-            if stored.token and not self._token:
-                self._use_token(stored.token)
-            return stored.client_id
-        self._client_id = str(uuid.uuid4())
-        await self._save_identity()
-        return self._client_id
-
-    async def _save_identity(self) -> None:
-        from bot.ports.store import Identity
-
-        assert self._client_id is not None
-        token = self._token if self.anonymous else None
-        await self._identities.save_identity(BACKEND, Identity(self._client_id, token))
-
-    def _use_token(self, token: str) -> None:
-        redaction_filter().add_secret(token)
-        self._token = token
+    @user_id.setter
+    def user_id(self, value: str | None) -> None:
+        self.identity.user_id = value
 
     async def token(self) -> str:
-        """The bearer token: configured, stored, or a new anonymous one."""
-        if self._token:
-            return self._token
-        async with self._lock:
-            if self._token:
-                return self._token
-            await self.client_id()
-            if not self._token:
-                await self._new_anonymous_token()
-            assert self._token is not None
-            return self._token
-
-    async def _refresh(self, failed_token: str | None) -> None:
-        if not self.anonymous:
-            raise TokenError("Nemo rejected the configured NEMO_TOKEN", code=1001)
-        async with self._lock:
-            if self._token and self._token != failed_token:
-                return  # another task refreshed it meanwhile
-            self._token = None
-            await self._new_anonymous_token()
-
-    async def _new_anonymous_token(self) -> AnonymousToken:
-        answer = await self.anonymous_token(await self.client_id())
-        self._use_token(answer.token)
-        if answer.user_id:
-            self.user_id = answer.user_id
-        await self._save_identity()
-        log.info("Nemo: obtained an anonymous token (user %s)", answer.user_id)
-        return answer
+        """The bearer token (see `NemoIdentity.token`)."""
+        return await self.identity.token()
 
     # --- the call machinery -------------------------------------------------------------
 
@@ -166,23 +109,20 @@ class NemoClient:
         }
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        if self._client_id:
-            headers["X-Client-Id"] = self._client_id
+        if client_id := self.identity.known_client_id:
+            headers["X-Client-Id"] = client_id
         return headers
-
-    def _secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self._token, self.config.token) if s)
 
     async def _remedy(self, exc: BackendError, tries: _Tries, token: str | None) -> None:
         """Apply the one-time remedy for `exc`, or raise it."""
-        if isinstance(exc, TokenError) and "token" not in tries.used and self.anonymous:
+        if isinstance(exc, TokenError) and "token" not in tries.used and self.identity.anonymous:
             tries.used.add("token")
             log.info("Nemo: token rejected, getting a fresh anonymous token")
-            await self._refresh(token)
+            await self.identity.refresh(token)
         elif isinstance(exc, MissingClientId) and "client" not in tries.used:
             tries.used.add("client")
             log.info("Nemo: asked for a client id; sending one")
-            await self.client_id()
+            await self.identity.client_id()
         elif isinstance(exc, RateLimited) and "rate" not in tries.used:
             tries.used.add("rate")
             log.info("Nemo: rate limited; waiting %.3g s", self.config.rate_limit_wait_s)
@@ -201,7 +141,7 @@ class NemoClient:
             status=response.status_code,
             user_id=self.user_id,
             web_url=self.config.web_url,
-            secrets=self._secrets(),
+            secrets=self.identity.secrets(),
         )
         return body
 
@@ -257,9 +197,8 @@ class NemoClient:
         """Close the HTTP client."""
         await self._http.aclose()
 
-    async def anonymous_token(self, client_id: str) -> AnonymousToken:
-        """POST /api/auth/anonymous-token for `client_id` (sent as X-Client-Id, no bearer)."""
-        self._client_id = self._client_id or client_id
+    async def _fetch_anonymous(self) -> AnonymousToken:
+        """POST /api/auth/anonymous-token for the client id (sent as X-Client-Id)."""
         body = await self._call("POST", "/api/auth/anonymous-token", auth=False)
         return parse_anonymous_token(_data(body))
 
