@@ -28,7 +28,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.app import open_core
+from bot.app.core import open_core
 from bot.ports.backend import Backend, BackendSession, ExportDone, ExportEvent, ProjectState
 from bot.ports.chat import Button, ChatKey, MessageRef, Sender, VideoInfo
 

@@ -39,7 +39,7 @@ def _settings(**overrides: Any) -> Any:
 
 
 def _animate(args: argparse.Namespace) -> int:
-    from bot.oneshot import animate, default_out
+    from bot.app.oneshot import animate, default_out
 
     images = [Path(p).expanduser() for p in args.images]
     missing = [str(p) for p in images if not p.is_file()]
@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "animate":
         return _animate(args)
-    from bot.app import serve
+    from bot.app.serve import serve
     from bot.errors import AdapterStartError
 
     settings = _settings()

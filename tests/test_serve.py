@@ -11,7 +11,7 @@ import av
 import pytest
 
 from adapters.discord.runner import configure_endpoints
-from bot.app import serve
+from bot.app.serve import serve
 from bot.config import Settings
 from bot.errors import AdapterStartError
 from fakes.discord.server import DM_CHANNEL_ID, FakeDiscord

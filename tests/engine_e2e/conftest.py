@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from adapters.terminal.runner import TerminalAdapter, queue_lines
-from bot.app import Core, open_core
+from bot.app.core import Core, open_core
 from bot.config import Settings
 from fakes.nemo.server import NemoEmulator
 from tests.nemo_fixtures import nemo_emulator, nemo_settings

@@ -14,7 +14,7 @@ import pytest
 
 from adapters.telegram import TelegramAdapter
 from adapters.telegram.limits import MB, TelegramLimits
-from bot.app import Core, open_core
+from bot.app.core import Core, open_core
 from bot.config import Settings
 from fakes.nemo.server import NemoEmulator
 from fakes.telegram.api import TOKEN, Call, FakeBotApi

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import logs_to_file
+from bot.app.serve import logs_to_file
 from bot.logs import setup_logging
 
 

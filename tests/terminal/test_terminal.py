@@ -9,10 +9,10 @@ import pytest
 
 from adapters.terminal.conversion import as_path, missing_path, split_attach
 from adapters.terminal.runner import TerminalAdapter, queue_lines
-from bot.app import open_core
+from bot.app.core import open_core
+from bot.app.oneshot import animate
 from bot.cli import main
 from bot.config import Settings
-from bot.oneshot import animate
 from tests.engine.doubles import ScriptedBackend
 
 

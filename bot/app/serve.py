@@ -1,4 +1,4 @@
-"""The composition root: settings → store, backend, engine, adapters in one loop."""
+"""`clipbot run`: every configured adapter side by side in one event loop."""
 
 from __future__ import annotations
 
@@ -8,59 +8,14 @@ import importlib
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.app.core import Core, open_core
 from bot.config import Settings
-from bot.engine import Engine
-from bot.ports.backend import Backend
 from bot.ports.chat import Adapter
-from bot.ports.store import Store
 
 log = logging.getLogger(__name__)
-
-
-def make_backend(settings: Settings, store: Store) -> Backend:
-    """The configured backend (imported lazily: each pulls in heavy libraries)."""
-    if settings.backend == "nemo":
-        from backends.nemo import create_backend
-
-        return create_backend(settings, store)
-    from backends.local.backend import LocalBackend
-
-    return LocalBackend(settings)
-
-
-@dataclass(slots=True)
-class Core:
-    """What every way of running Clipbot shares."""
-
-    settings: Settings
-    store: Store
-    backend: Backend
-    engine: Engine
-
-
-@asynccontextmanager
-async def open_core(settings: Settings, backend: Backend | None = None) -> AsyncIterator[Core]:
-    """Open the store, the backend and the engine; close them in reverse order."""
-    from storage.sqlite import SqliteStore
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = await SqliteStore.open(settings.db_path)
-    try:
-        backend = backend or make_backend(settings, store)
-        engine = Engine(settings, backend, store)
-        try:
-            yield Core(settings, store, backend, engine)
-        finally:
-            await engine.aclose()
-            await backend.aclose()
-    finally:
-        await store.close()
 
 
 def platform_adapters(core: Core) -> list[Adapter]:

@@ -44,7 +44,7 @@ async def animate(
     """Upload `images`, send `prompt`, wait for the clip and write it to `out`."""
     from adapters.terminal.channel import TerminalChannel
     from adapters.terminal.conversion import message
-    from bot.app import open_core
+    from bot.app.core import open_core
 
     # Progress goes to stderr, with no platform rate limit: a 1 s pace at most, so the
     # final "Done" line (paced like any edit) keeps the exit at most 1 s after the clip,
@@ -58,7 +58,10 @@ async def animate(
         if not quiet:
             _progress_line(text)
 
-    async with open_core(settings, backend) as core:
+    # Nothing of a one-shot run needs keeping, except Nemo's identity: a new anonymous
+    # token each run would spend the few an address gets a week.
+    memory = backend is None and settings.backend != "nemo"
+    async with open_core(settings, backend, memory=memory) as core:
         channel = TerminalChannel(
             write, settings.data_dir / "videos", video_path=out, show_buttons=False
         )

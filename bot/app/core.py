@@ -1,0 +1,67 @@
+"""The core every way of running Clipbot shares: store, backend and engine, opened
+together and closed in reverse order."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.engine import Engine
+from bot.ports.backend import Backend
+from bot.ports.store import Store
+
+
+def make_backend(settings: Settings, store: Store) -> Backend:
+    """The configured backend (imported lazily: each pulls in heavy libraries)."""
+    if settings.backend == "nemo":
+        from backends.nemo import create_backend
+
+        return create_backend(settings, store)
+    from backends.local.backend import LocalBackend
+
+    return LocalBackend(settings)
+
+
+async def open_store(settings: Settings, *, memory: bool = False) -> Store:
+    """The SQLite database in the data dir, or (`memory`) a store that keeps nothing."""
+    if memory:
+        from storage.memory import MemoryStore
+
+        return MemoryStore()
+    from storage.sqlite import SqliteStore
+
+    return await SqliteStore.open(settings.db_path)
+
+
+@dataclass(slots=True)
+class Core:
+    """What every way of running Clipbot shares."""
+
+    settings: Settings
+    store: Store
+    backend: Backend
+    engine: Engine
+
+
+@asynccontextmanager
+async def open_core(
+    settings: Settings, backend: Backend | None = None, *, memory: bool = False
+) -> AsyncIterator[Core]:
+    """Open the store, the backend and the engine; close them in reverse order. `memory`:
+    a store that keeps nothing (a one-shot run)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = await open_store(settings, memory=memory)
+    try:
+        backend = backend or make_backend(settings, store)
+        engine = Engine(settings, backend, store)
+        try:
+            yield Core(settings, store, backend, engine)
+        finally:
+            await engine.aclose()
+            await backend.aclose()
+    finally:
+        await store.close()
+
+
