@@ -63,5 +63,3 @@ async def open_core(
             await backend.aclose()
     finally:
         await store.close()
-
-
