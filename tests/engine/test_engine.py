@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from bot.config import Settings
 from bot.engine import Engine
 from bot.errors import ExportNotAllowed, NoCredits, SessionLost, UnsupportedFile
-from bot.ports.backend import KeepAlive, StreamError, TextDelta, TextMessage, ToolCall, ToolResult
+from bot.ports.backend import (
+    BackendSession,
+    KeepAlive,
+    StreamError,
+    TextDelta,
+    TextMessage,
+    ToolCall,
+    ToolResult,
+)
 from bot.ports.chat import ChatKey
+from bot.progress import StatusReporter
 from bot.routing import DEFAULT_PROMPT
 from storage.memory import MemoryStore
 from tests.engine.conftest import msg, photo
@@ -328,3 +340,42 @@ async def test_status_while_the_first_request_runs_says_the_project_is_coming(
     await engine.idle()
     await engine.handle(msg("/status"), channel)
     assert channel.texts()[-1].startswith("Timeline (")
+
+
+async def test_the_status_message_moves_forward_and_the_session_is_read_once(
+    settings: Settings,
+    backend: ScriptedBackend,
+    channel: RecordingChannel,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class CountingStore(MemoryStore):
+        reads = 0
+
+        async def get_session(self, chat: ChatKey, backend: str) -> BackendSession | None:
+            CountingStore.reads += 1
+            return await super().get_session(chat, backend)
+
+    stages: list[str] = []
+    original = StatusReporter.stage
+
+    def record(self: StatusReporter, text: str) -> None:
+        if not stages or stages[-1] != text:
+            stages.append(text)
+        original(self, text)
+
+    monkeypatch.setattr(StatusReporter, "stage", record)
+    engine = Engine(settings, backend, CountingStore())
+    try:
+        await engine.handle(msg("clip", photo()), channel)
+        await engine.idle()
+    finally:
+        await engine.aclose()
+    # Once to see whether there is a project, once when it is opened (then kept).
+    assert CountingStore.reads == 2
+    assert stages == [
+        "🔌 Connecting…",
+        "📤 Uploading 1 file…",
+        "🤖 Working on it…",
+        "🎬 Rendering…",
+        "📨 Sending the video…",
+    ]
