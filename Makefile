@@ -6,11 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck pytest bench emulator clean
 
+# setuptools warns on every editable install that a folder named like a package may
+# shadow it: here the folders are the packages, so that note is silenced.
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# setuptools warns that a folder named like a package may shadow it: here the
-	# folders are the packages, so the note is noise on every install.
 	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
