@@ -229,7 +229,12 @@ class LocalBackend:
         return Credits(available=None, unlimited=True)
 
     async def export(
-        self, session: BackendSession, state: ProjectState, dest_dir: Path
+        self,
+        session: BackendSession,
+        state: ProjectState,
+        dest_dir: Path,
+        *,
+        max_bytes: int | None = None,
     ) -> AsyncIterator[ExportEvent]:
         """Render the project (its settings and files, not `state`'s draft) to an MP4 in
         `dest_dir`, reporting whole percents."""

@@ -101,7 +101,12 @@ class NemoBackend:
         return self.client.claim_link(claim)
 
     async def export(
-        self, session: BackendSession, state: ProjectState, dest_dir: Path
+        self,
+        session: BackendSession,
+        state: ProjectState,
+        dest_dir: Path,
+        *,
+        max_bytes: int | None = None,
     ) -> AsyncIterator[ExportEvent]:
         """Render on Nemo, poll at an adaptive pace, and fetch the MP4."""
         if not exportable(state.draft):

@@ -92,7 +92,8 @@ class Exporter:
         reporter.stage(say("stage_rendering", lang))
         done: ExportDone | None = None
         try:
-            async for event in deps.backend.export(session, state, dest):
+            limit = turn.channel.max_upload_bytes
+            async for event in deps.backend.export(session, state, dest, max_bytes=limit):
                 if isinstance(event, ExportProgress):
                     key = "stage_downloading" if event.stage == "downloading" else "stage_rendering"
                     reporter.stage(say(key, lang))

@@ -197,10 +197,17 @@ class Backend(Protocol):
         ...
 
     def export(
-        self, session: BackendSession, state: ProjectState, dest_dir: Path
+        self,
+        session: BackendSession,
+        state: ProjectState,
+        dest_dir: Path,
+        *,
+        max_bytes: int | None = None,
     ) -> AsyncIterator[ExportEvent]:
         """Render the draft to MP4: progress events, then exactly one `ExportDone`.
 
+        `max_bytes` is the upload limit of the chat the clip goes to (None: no limit); a
+        backend that controls its encoder keeps the file under it.
         Raises `NothingToExport` when the draft has no segments, `RenderFailed` when the
         render fails.
         """

@@ -57,6 +57,7 @@ class ScriptedBackend:
     uploads: list[tuple[str, str]] = field(default_factory=list)
     lost: set[str] = field(default_factory=set)
     discarded: list[str] = field(default_factory=list)
+    export_limits: list[int | None] = field(default_factory=list)
     lose_next_instruct: bool = False
     fail_export: Exception | None = None
     fail_credits: Exception | None = None
@@ -128,8 +129,14 @@ class ScriptedBackend:
         return Credits(available=90, frozen=10, total=100)
 
     async def export(
-        self, session: BackendSession, state: ProjectState, dest_dir: Path
+        self,
+        session: BackendSession,
+        state: ProjectState,
+        dest_dir: Path,
+        *,
+        max_bytes: int | None = None,
     ) -> AsyncIterator[ExportEvent]:
+        self.export_limits.append(max_bytes)
         if self.fail_export is not None:
             raise self.fail_export
         if not exportable(state.draft):

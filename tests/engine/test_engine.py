@@ -266,6 +266,8 @@ async def test_over_the_limit_a_link_is_sent(engine: Engine, backend: ScriptedBa
     assert len(links) == 1
     assert links[0].startswith("https://cdn.example/clip.mp4")
     assert "over this chat's upload limit" in links[0]
+    # The backend was told the limit, so one that controls its encoder can keep under it.
+    assert backend.export_limits == [1000]
 
 
 async def test_groups_need_addressing_and_captions_name_who_asked(
