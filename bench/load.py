@@ -82,9 +82,13 @@ def _note_fetched(backend: Backend) -> dict[str, float]:
     export = backend.export
 
     async def timed(
-        session: BackendSession, state: ProjectState, dest_dir: Path
+        session: BackendSession,
+        state: ProjectState,
+        dest_dir: Path,
+        *,
+        max_bytes: int | None = None,
     ) -> AsyncIterator[ExportEvent]:
-        async for event in export(session, state, dest_dir):
+        async for event in export(session, state, dest_dir, max_bytes=max_bytes):
             if isinstance(event, ExportDone):
                 fetched[session.session_id] = time.time()
             yield event
