@@ -87,8 +87,9 @@ def _note_fetched(backend: Backend) -> dict[str, float]:
         dest_dir: Path,
         *,
         max_bytes: int | None = None,
+        resume: str | None = None,
     ) -> AsyncIterator[ExportEvent]:
-        async for event in export(session, state, dest_dir, max_bytes=max_bytes):
+        async for event in export(session, state, dest_dir, max_bytes=max_bytes, resume=resume):
             if isinstance(event, ExportDone):
                 fetched[session.session_id] = time.time()
             yield event

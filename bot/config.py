@@ -45,6 +45,20 @@ class Settings(BaseSettings):
     recovery_interval_s: float = Field(60.0, alias="CLIPBOT_RECOVERY_INTERVAL")
     recovery_max_checks: int = Field(5, alias="CLIPBOT_RECOVERY_MAX_CHECKS")
 
+    # --- the request queue ------------------------------------------------------------
+    # Requests one process runs at once (most wait on the network).
+    worker_concurrency: int = Field(1000, alias="CLIPBOT_CONCURRENCY", ge=1)
+    # A claimed request is leased for this long, renewed while it runs: the work of a
+    # process that died moves to another within it.
+    lease_s: float = Field(20.0, alias="CLIPBOT_LEASE_SECONDS", gt=0)
+    # A request that was started this many times (it keeps killing its process) is given up.
+    max_attempts: int = Field(5, alias="CLIPBOT_MAX_ATTEMPTS", ge=1)
+    # On SIGTERM, running requests may finish for this long; the rest resume at next start.
+    shutdown_grace_s: float = Field(25.0, alias="CLIPBOT_SHUTDOWN_GRACE", ge=0)
+    # Finished requests, render jobs, handled updates and untouched projects older than
+    # this are pruned.
+    retention_days: float = Field(30.0, alias="CLIPBOT_RETENTION_DAYS", gt=0)
+
     # --- Nemo -------------------------------------------------------------------------
     nemo_base_url: str = Field("https://mega-api-prod.nemovideo.ai", alias="NEMO_BASE_URL")
     nemo_token: SecretStr | None = Field(None, alias="NEMO_TOKEN")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dtm
+import json
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +18,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bot.config import Settings
 from bot.errors import AdapterStartError
 from bot.logs import redact
-from bot.ports.chat import IncomingMessage, MessageHandler, button_action
+from bot.ports.chat import Attachment, IncomingMessage, MessageHandler, ReplyAddress, button_action
 from bot.ports.store import Store
 from bot.words import as_lang, say, size
 
@@ -27,7 +29,7 @@ from .convert import (
     PLATFORM,
     BotIdentity,
     chat_key,
-    file_fetcher,
+    fetch_file,
     is_group,
     oversized,
     sender_of,
@@ -35,6 +37,7 @@ from .convert import (
     topic_of,
 )
 from .flood import with_flood_retry
+from .intake import DurableUpdateQueue
 from .limits import TelegramLimits
 
 log = logging.getLogger(__name__)
@@ -68,17 +71,21 @@ class TelegramAdapter:
         self._action_interval_s = action_interval_s
         self._poll_timeout_s = poll_timeout_s
         self._albums = AlbumCollector(self._dispatch, album_wait_s)
-        self._app = self._build(settings)
+        # The update each message of an album waiting to be collected came in.
+        self._album_updates: dict[tuple[int, int], int] = {}
+        self._updates = DurableUpdateQueue(store)
+        self._app = self._build(settings, self._updates)
         self._app.add_handler(TypeHandler(Update, self._on_update))
         self._me: BotIdentity | None = None
         self._started = False
 
     @staticmethod
-    def _build(settings: Settings) -> AnyApplication:
+    def _build(settings: Settings, updates: DurableUpdateQueue) -> AnyApplication:
         assert settings.telegram_bot_token is not None
         return (
             ApplicationBuilder()
             .token(settings.telegram_bot_token.get_secret_value())
+            .update_queue(updates)
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_file_base_url)
             .local_mode(settings.telegram_local_mode)
@@ -112,6 +119,7 @@ class TelegramAdapter:
         self._me = BotIdentity.of(app.bot.bot)
         await self._set_commands()
         await app.start()
+        await self._replay()
         assert app.updater is not None
         webhook_url = self._settings.telegram_webhook_url
         if webhook_url:
@@ -132,6 +140,22 @@ class TelegramAdapter:
                 error_callback=self._on_polling_error,
             )
             log.info("Telegram: long polling as @%s", self._me.username)
+
+    async def _replay(self) -> None:
+        """Updates kept but never handled (the process died first) are handled now,
+        before Telegram sends anything new."""
+        kept = await self._store.unhandled_updates(PLATFORM)
+        updates = [Update.de_json(json.loads(payload), self._app.bot) for _, payload in kept]
+        if updates:
+            log.info("Telegram: handling %d update(s) kept from before a restart", len(updates))
+            await self._updates.replay([u for u in updates if u is not None])
+
+    async def stop_receiving(self) -> None:
+        """Take no new updates (albums being collected are handed over); keep sending."""
+        app = self._app
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        await self._albums.close()
 
     async def _initialize(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         try:
@@ -179,17 +203,9 @@ class TelegramAdapter:
 
     async def _on_update(self, update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
         assert isinstance(update, Update)
-        try:
-            fresh = await self._store.mark_update(PLATFORM, str(update.update_id))
-        except Exception:
-            # Answering twice is better than never answering: handle it anyway.
-            log.exception("Telegram: could not record update %s", update.update_id)
-            fresh = True
-        if not fresh:
-            log.info("Telegram update %s was handled before; skipped", update.update_id)
-            return
         if update.callback_query is not None:
-            await self._on_button(update.callback_query)
+            if await self._on_button(update.callback_query):
+                await self._handled([update.update_id])
         elif update.message is not None:
             message = update.message
             # Bots never see other bots' messages; a bot sender with a sender_chat is an
@@ -197,20 +213,38 @@ class TelegramAdapter:
             if message.from_user is None or (
                 message.from_user.is_bot and message.sender_chat is None
             ):
-                return
-            if message.media_group_id is not None:
+                await self._handled([update.update_id])
+            elif message.media_group_id is not None:
+                # Handled once the whole album is queued (see `_dispatch`).
+                self._album_updates[(message.chat.id, message.message_id)] = update.update_id
                 self._albums.add(message)
-            else:
-                await self._dispatch([message])
+            elif await self._dispatch([message]):
+                await self._handled([update.update_id])
+        else:
+            await self._handled([update.update_id])
 
-    async def _dispatch(self, messages: list[Message]) -> None:
-        """Hand one request to the engine, or refuse it with the limit before any download."""
+    async def _handled(self, update_ids: list[int]) -> None:
+        for update_id in update_ids:
+            try:
+                await self._store.update_handled(PLATFORM, str(update_id))
+            except Exception:
+                # It is answered: at worst it is handled again after a restart.
+                log.warning("Telegram: could not record update %s as handled", update_id)
+
+    async def _dispatch(self, messages: list[Message]) -> bool:
+        """Hand one request to the engine, or refuse it with the limit before any download.
+        True when the update(s) need not be handled again."""
         assert self._me is not None
         first = messages[0]
         language = first.from_user.language_code if first.from_user else None
         channel = self._channel(first.chat.id, topic_of(first))
+        album = [
+            update_id
+            for m in messages
+            if (update_id := self._album_updates.pop((m.chat.id, m.message_id), None))
+        ]
         try:
-            incoming = to_incoming(messages, self._me, file_fetcher(self._app.bot))
+            incoming = to_incoming(messages, self._me)
             too_big = oversized(incoming, self._limits.download_bytes)
             if too_big is not None:
                 if incoming.addressed:
@@ -224,12 +258,16 @@ class TelegramAdapter:
                             limit=size(self._limits.download_bytes),
                         )
                     )
-                return
-            await self._handler(incoming, channel)
+            else:
+                await self._handler(incoming, channel)
         except Exception:
+            # Not queued: kept unhandled, so a restart tries it again.
             await self._apologize(channel, language)
+            return False
+        await self._handled(album)
+        return True
 
-    async def _on_button(self, query: CallbackQuery) -> None:
+    async def _on_button(self, query: CallbackQuery) -> bool:
         message = query.message
         action = button_action(query.data)
         language = query.from_user.language_code
@@ -243,7 +281,7 @@ class TelegramAdapter:
             # Too late to answer (the spinner times out): the press still counts.
             log.info("Telegram answerCallbackQuery failed: %s", exc.message)
         if action is None or message is None:
-            return
+            return True
         channel = self._channel(
             message.chat.id, topic_of(message) if isinstance(message, Message) else None
         )
@@ -258,6 +296,19 @@ class TelegramAdapter:
             await self._handler(incoming, channel)
         except Exception:
             await self._apologize(channel, language)
+            return False
+        return True
+
+    # --- the platform, for the engine's workers ---------------------------------------------
+
+    def channel_for(self, address: ReplyAddress) -> TelegramChannel:
+        """The channel of a stored reply address (any process with the bot's token)."""
+        thread = address.extra.get("thread")
+        return self._channel(int(address.chat_id), int(thread) if thread else None)
+
+    async def fetch(self, attachment: Attachment, dest: Path) -> None:
+        """getFile and download an attachment by its file id."""
+        await fetch_file(self._app.bot, attachment.ref, dest)
 
     def _channel(self, chat_id: int, thread_id: int | None) -> TelegramChannel:
         return TelegramChannel(
