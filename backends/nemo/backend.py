@@ -122,7 +122,6 @@ class NemoBackend:
         status: RenderStatus | None = None
         for attempt in (1, 2):
             if job_id is None:
-                yield ExportProgress("submitted", 0.0)
                 job_id = await self._submit(session, state)
                 yield ExportProgress("submitted", 0.0, ref=job_id)
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import pytest
@@ -105,7 +106,8 @@ async def test_a_resumed_export_follows_the_render_it_had_started(
     backend: NemoBackend, nemo_emulator: NemoEmulator, photo: Path, tmp_path: Path
 ) -> None:
     session, state = await _drafted(backend, photo)
-    started = backend.export(session, state, tmp_path / "a")
+    started = aiter(backend.export(session, state, tmp_path / "a"))
+    assert isinstance(started, AsyncGenerator)
     ref = None
     async for event in started:
         if isinstance(event, ExportProgress) and event.ref:

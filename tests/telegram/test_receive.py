@@ -25,7 +25,7 @@ GROUP = group_chat()
 async def test_private_photo_with_caption(
     fake_api: FakeBotApi, recorder: Recorder, start_adapter: StartAdapter, tmp_path: Path
 ) -> None:
-    await start_adapter(recorder)
+    adapter = await start_adapter(recorder)
     picture = jpeg_bytes()
     file_id = fake_api.add_file(picture)
     fake_api.push_update(
@@ -41,7 +41,9 @@ async def test_private_photo_with_caption(
     assert (attachment.kind, attachment.mime_type) == ("image", "image/jpeg")
     assert fake_api.calls_to("getFile") == []  # lazy: nothing fetched yet
     target = tmp_path / "in.jpg"
-    await attachment.fetch(target)
+    # The file id is all a worker (in any process) needs to fetch it.
+    assert attachment.ref == file_id
+    await adapter.fetch(attachment, target)
     assert target.read_bytes() == picture
     # The largest size was fetched, not the thumbnail.
     assert [c.params["file_id"] for c in fake_api.calls_to("getFile")] == [file_id]
