@@ -65,10 +65,9 @@ async def test_sigkill_mid_work_then_a_restart_answers_every_request_in_order(
     bot = BotProcess(_env(fake_api, tmp_path / "data"), tmp_path / "run", tmp_path / "bot.log")
     await bot.start()
     try:
-        n = 0
-        for who in (ann, ben, cat, ann):  # Ann's second request waits behind her first
-            n += 1
-            seconds = asked[who["id"]][0 if who is not ann or n == 1 else 1]
+        # Ann's second request waits behind her first.
+        sends = [(ann, 1), (ben, 3), (cat, 2), (ann, 2)]
+        for n, (who, seconds) in enumerate(sends, 1):
             file_id = fake_api.add_file(_jpeg(n))
             fake_api.push_update(
                 update(
