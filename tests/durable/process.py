@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import signal
 import sys
 from pathlib import Path
+
+from PIL import Image
+
+from fakes.telegram.api import TOKEN, FakeBotApi
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,3 +62,25 @@ class BotProcess:
     def log(self) -> str:
         """What it wrote so far."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def jpeg(seed: int) -> bytes:
+    """A small photo (its colour from `seed`)."""
+    image = Image.new("RGB", (320, 320), (40 * seed % 255, 90, 160))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def bot_env(fake_api: FakeBotApi, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a bot on the fake Bot API and the local renderer (`extra` wins)."""
+    return {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": fake_api.base_url,
+        "TELEGRAM_FILE_BASE_URL": fake_api.file_base_url,
+        "CLIPBOT_DATA_DIR": str(data_dir),
+        "CLIPBOT_BACKEND": "local",
+        "CLIPBOT_STATUS_EDIT_INTERVAL": "0.3",
+        "CLIPBOT_LOG_LEVEL": "INFO",
+        **extra,
+    }

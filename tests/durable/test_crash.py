@@ -4,52 +4,19 @@ request, in order within each chat, and never sends a Nemo turn twice."""
 
 from __future__ import annotations
 
-import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from fakes.nemo.server import NemoEmulator
-from fakes.telegram.api import TOKEN, Call, FakeBotApi
+from fakes.telegram.api import Call, FakeBotApi
 from fakes.telegram.updates import message, photo_sizes, private_chat, update, user
-from tests.durable.process import BotProcess
+from tests.durable.process import BotProcess, bot_env, jpeg
 
 pytestmark = pytest.mark.slow
 
 #: Small, short clips: the test is about what survives a kill, not about pixels.
 CAPTION = "{n} seconds, 480p, 12 fps, square"
-
-
-def _jpeg(seed: int) -> bytes:
-    image = Image.new("RGB", (320, 320), (40 * seed % 255, 90, 160))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG")
-    return buffer.getvalue()
-
-
-def _env(fake_api: FakeBotApi, data_dir: Path, **extra: str) -> dict[str, str]:
-    return {
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE_URL": fake_api.base_url,
-        "TELEGRAM_FILE_BASE_URL": fake_api.file_base_url,
-        "CLIPBOT_DATA_DIR": str(data_dir),
-        "CLIPBOT_BACKEND": "local",
-        "CLIPBOT_STATUS_EDIT_INTERVAL": "0.3",
-        "CLIPBOT_LOG_LEVEL": "INFO",
-        **extra,
-    }
-
-
-@pytest.fixture
-async def fake_api() -> AsyncIterator[FakeBotApi]:
-    api = FakeBotApi()
-    await api.start()
-    try:
-        yield api
-    finally:
-        await api.stop()
 
 
 def _durations(videos: list[Call], chat_id: int) -> list[int]:
@@ -62,13 +29,13 @@ async def test_sigkill_mid_work_then_a_restart_answers_every_request_in_order(
 ) -> None:
     ann, ben, cat = user(11, "Ann"), user(12, "Ben"), user(13, "Cat")
     asked = {ann["id"]: [1, 2], ben["id"]: [3], cat["id"]: [2]}
-    bot = BotProcess(_env(fake_api, tmp_path / "data"), tmp_path / "run", tmp_path / "bot.log")
+    bot = BotProcess(bot_env(fake_api, tmp_path / "data"), tmp_path / "run", tmp_path / "bot.log")
     await bot.start()
     try:
         # Ann's second request waits behind her first.
         sends = [(ann, 1), (ben, 3), (cat, 2), (ann, 2)]
         for n, (who, seconds) in enumerate(sends, 1):
-            file_id = fake_api.add_file(_jpeg(n))
+            file_id = fake_api.add_file(jpeg(n))
             fake_api.push_update(
                 update(
                     message(
@@ -110,7 +77,7 @@ async def test_sigkill_during_a_nemo_turn_never_sends_the_turn_again(
     emulator = NemoEmulator()
     await emulator.start()
     ada = user(21, "Ada")
-    env = _env(
+    env = bot_env(
         fake_api,
         tmp_path / "data",
         CLIPBOT_BACKEND="nemo",
@@ -125,7 +92,7 @@ async def test_sigkill_during_a_nemo_turn_never_sends_the_turn_again(
     try:
         emulator.next_turn(duration_s=4.0)  # a long generation: killed in the middle
         await bot.start()
-        file_id = fake_api.add_file(_jpeg(1))
+        file_id = fake_api.add_file(jpeg(1))
         fake_api.push_update(
             update(
                 message(private_chat(ada), ada, caption="animate it", photo=photo_sizes(file_id))
