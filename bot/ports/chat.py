@@ -89,7 +89,8 @@ class ReplyAddress:
 
     platform: str
     chat_id: str
-    extra: Mapping[str, str] = field(default_factory=dict)
+    #: May hold a credential (a Discord interaction token): never shown in a repr or log.
+    extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
