@@ -192,6 +192,10 @@ class MemoryStore:
             self._owners[rid] = (None, 0.0)
         return sum(1 for rid in mine if self.requests[rid].state == "running")
 
+    async def recover_leases(self) -> int:
+        """Nothing: a memory store dies with its workers."""
+        return 0
+
     async def notify_work(self) -> None:
         """Wake the workers waiting in `wait_for_work`."""
         self._wakeup.notify()

@@ -8,6 +8,7 @@ workers are woken in-process. Several processes share a queue through PostgreSQL
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import time
@@ -141,8 +142,10 @@ def request_from_row(row: Sequence[Any]) -> StoredRequest:
 class SqliteStore:
     """The production `bot.ports.store.Store`. Open with `await SqliteStore.open(path)`."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
+        self._path = path
+        self._worker_lock: int | None = None
         self._lock = asyncio.Lock()
         self._wakeup = Wakeup()
 
@@ -164,11 +167,14 @@ class SqliteStore:
         except BaseException:
             await db.close()
             raise
-        return cls(db)
+        return cls(db, path)
 
     async def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (and give up the worker lock)."""
         await self._db.close()
+        if self._worker_lock is not None:
+            os.close(self._worker_lock)
+            self._worker_lock = None
 
     async def schema_version(self) -> int:
         """The schema version (`PRAGMA user_version`)."""
@@ -342,6 +348,18 @@ class SqliteStore:
         )
         return result.rowcount
 
+    async def recover_leases(self) -> int:
+        """The first worker process of a data dir (it holds a lock file while it lives)
+        knows that whoever held leases before it is dead: it frees them all."""
+        if self._worker_lock is None:
+            self._worker_lock = _take_lock(self._path.with_name(self._path.name + ".workers"))
+            if self._worker_lock is None:
+                return 0  # another process works this database: its leases are live
+        result = await self._run(
+            "UPDATE requests SET owner = NULL, lease_until = 0 WHERE state = 'running'"
+        )
+        return result.rowcount
+
     async def notify_work(self) -> None:
         """Wake the workers waiting in `wait_for_work` (one process: in memory)."""
         self._wakeup.notify()
@@ -453,6 +471,20 @@ class _Result:
     rows: list[Any]
     rowcount: int
     lastrowid: int | None
+
+
+def _take_lock(path: Path) -> int | None:
+    """An exclusive lock on `path` held while the descriptor stays open; None if another
+    process holds it (an in-memory database has no file to lock: always ours)."""
+    if str(path).startswith(":memory:"):
+        return os.open(os.devnull, os.O_RDONLY)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _session(session_id: str, extra_json: str) -> BackendSession:

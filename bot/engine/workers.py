@@ -135,6 +135,11 @@ class Workers:
     # --- claiming ----------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
+        try:
+            if freed := await self._deps.store.recover_leases():
+                log.info("%d interrupted request(s) to resume", freed)
+        except Exception:
+            log.exception("could not free the leases of earlier workers (they will expire)")
         while self._claiming:
             try:
                 claimed = await self._claim()

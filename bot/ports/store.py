@@ -172,6 +172,11 @@ class Store(Protocol):
         got to, for the next worker to resume. Returns how many."""
         ...
 
+    async def recover_leases(self) -> int:
+        """At a worker's start: free the leases of workers known to be dead, so their
+        requests resume at once instead of when the leases run out. Returns how many."""
+        ...
+
     async def notify_work(self) -> None:
         """Wake the workers waiting in `wait_for_work` (in every process)."""
         ...

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from bench._process import BotProcess, bot_env, jpeg
 from fakes.nemo.server import NemoEmulator
 from fakes.telegram.api import Call, FakeBotApi
 from fakes.telegram.updates import message, photo_sizes, private_chat, update, user
-from tests.durable.process import BotProcess, bot_env, jpeg
 
 pytestmark = pytest.mark.slow
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bench._process import BotProcess, bot_env, jpeg
 from fakes.nemo.server import NemoEmulator
 from fakes.telegram.api import FakeBotApi
 from fakes.telegram.updates import message, photo_sizes, private_chat, update, user
 from storage.sqlite import SqliteStore
-from tests.durable.process import BotProcess, bot_env, jpeg
 
 pytestmark = pytest.mark.slow
 

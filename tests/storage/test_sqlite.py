@@ -99,3 +99,21 @@ async def test_requests_left_open_by_the_first_schema_are_closed(tmp_path: Path)
         assert [r.id for r in await store.claim_requests("w", ["telegram"], 5, 30)] == [new]
     finally:
         await store.close()
+
+
+async def test_the_first_worker_process_frees_the_leases_of_the_dead(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    dead = await SqliteStore.open(path)
+    request_id = await dead.add_request(NewRequest(CHAT, "u", "clip"))
+    await dead.claim_requests("dead-worker", ["telegram"], 1, 3600)
+    await dead.close()  # killed: its lease would hold for an hour
+    first, second = await SqliteStore.open(path), await SqliteStore.open(path)
+    try:
+        assert await first.recover_leases() == 1
+        # Another process on the same data dir while the first lives frees nothing.
+        assert await second.recover_leases() == 0
+        [resumed] = await first.claim_requests("w", ["telegram"], 1, 30)
+        assert (resumed.id, resumed.attempts) == (request_id, 2)
+    finally:
+        await first.close()
+        await second.close()

@@ -1,4 +1,5 @@
-"""The real bot as a child process (`python -m bot.cli run`), to kill and start again."""
+"""The real bot as a child process (`python -m bot.cli run`), to kill and start again: for
+the crash benchmark and the durability tests."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from PIL import Image
 
 from fakes.telegram.api import TOKEN, FakeBotApi
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class BotProcess:
