@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     # --- core -------------------------------------------------------------------------
     backend: Literal["local", "nemo"] = Field("local", alias="CLIPBOT_BACKEND")
     data_dir: Path = Field(Path("./data"), alias="CLIPBOT_DATA_DIR")
+    # Empty: the SQLite file in the data dir (one process). postgresql://user:pass@host/db:
+    # PostgreSQL, shared by every `clipbot run` and `clipbot worker` of the bot.
+    database_url: SecretStr | None = Field(None, alias="CLIPBOT_DATABASE_URL")
     log_level: str = Field("INFO", alias="CLIPBOT_LOG_LEVEL")
     # The language of a chat until its user writes (English or Chinese).
     default_language: Lang = Field("en", alias="CLIPBOT_LANGUAGE")
@@ -128,4 +132,7 @@ class Settings(BaseSettings):
             )
             if s is not None
         ]
+        if self.database_url is not None:
+            password = urlsplit(self.database_url.get_secret_value()).password
+            found += [self.database_url.get_secret_value(), password or ""]
         return [s for s in found if s]

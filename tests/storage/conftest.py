@@ -10,8 +10,9 @@ import pytest
 from bot.ports.store import Store
 from storage.memory import MemoryStore
 from storage.sqlite import SqliteStore
+from tests.pg import fresh_database
 
-KINDS = ["memory", "sqlite"]
+KINDS = ["memory", "sqlite", "postgres"]
 
 
 @pytest.fixture(params=KINDS)
@@ -22,6 +23,16 @@ async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         yield memory
         await memory.close()
         return
-    sqlite = await SqliteStore.open(tmp_path / "db.sqlite3")
-    yield sqlite
-    await sqlite.close()
+    if request.param == "sqlite":
+        sqlite = await SqliteStore.open(tmp_path / "db.sqlite3")
+        yield sqlite
+        await sqlite.close()
+        return
+    from storage.postgres import PostgresStore
+
+    async with fresh_database() as url:
+        postgres = await PostgresStore.open(url)
+        try:
+            yield postgres
+        finally:
+            await postgres.close()
