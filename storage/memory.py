@@ -41,6 +41,7 @@ class MemoryStore:
         self._job_times: dict[str, float] = {}
         self.updates: dict[tuple[str, str], float] = {}
         self.inbox: dict[tuple[str, str], tuple[str, float | None]] = {}
+        self.locks: dict[str, tuple[str, float]] = {}
         self._owners: dict[int, tuple[str | None, float]] = {}
         self._ids = itertools.count(1)
         self._wakeup = Wakeup()
@@ -244,6 +245,22 @@ class MemoryStore:
     async def unhandled_updates(self, platform: str) -> list[tuple[str, str]]:
         """(update id, payload) of updates received but never handled, oldest first."""
         return [(u, p) for (pl, u), (p, at) in self.inbox.items() if pl == platform and at is None]
+
+    # --- leadership ----------------------------------------------------------------------
+
+    async def hold_lock(self, name: str, owner: str, ttl_s: float) -> bool:
+        """Take or keep the named lock while free, expired or already `owner`'s."""
+        now = time.time()
+        holder = self.locks.get(name)
+        if holder is not None and holder[0] != owner and holder[1] >= now:
+            return False
+        self.locks[name] = (owner, now + ttl_s)
+        return True
+
+    async def release_lock(self, name: str, owner: str) -> None:
+        """Let the named lock go, if `owner` holds it."""
+        if self.locks.get(name, ("", 0.0))[0] == owner:
+            del self.locks[name]
 
     # --- upkeep --------------------------------------------------------------------------
 

@@ -108,6 +108,11 @@ MIGRATIONS: Sequence[str] = (
         handled_at DOUBLE PRECISION,
         PRIMARY KEY (platform, update_id)
     );
+    CREATE TABLE locks (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until DOUBLE PRECISION NOT NULL
+    );
     """,
 )
 
@@ -394,8 +399,7 @@ class PostgresStore:
     async def get_job(self, job_id: str) -> RenderJob | None:
         """A render job by id."""
         row = await self._pool.fetchrow(
-            "SELECT job_id, chat, backend, state, progress, output_url FROM jobs "
-            "WHERE job_id = $1",
+            "SELECT job_id, chat, backend, state, progress, output_url FROM jobs WHERE job_id = $1",
             job_id,
         )
         if row is None:
@@ -442,6 +446,23 @@ class PostgresStore:
             platform,
         )
         return [(row["update_id"], row["payload"]) for row in rows]
+
+    # --- leadership ----------------------------------------------------------------------
+
+    async def hold_lock(self, name: str, owner: str, ttl_s: float) -> bool:
+        """Take or keep the named lock while free, expired or already `owner`'s."""
+        now = time.time()
+        held = await self._pool.fetchval(
+            "INSERT INTO locks (name, owner, until) VALUES ($1, $2, $3) "
+            "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until "
+            "WHERE locks.owner = excluded.owner OR locks.until < $4 RETURNING owner",
+            name, owner, now + ttl_s, now,
+        )  # fmt: skip
+        return held is not None
+
+    async def release_lock(self, name: str, owner: str) -> None:
+        """Let the named lock go, if `owner` holds it."""
+        await self._pool.execute("DELETE FROM locks WHERE name = $1 AND owner = $2", name, owner)
 
     # --- upkeep --------------------------------------------------------------------------
 

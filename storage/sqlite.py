@@ -111,6 +111,14 @@ MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (platform, update_id)
     );
     """,
+    # 3: named locks with an expiry (one Telegram poller among several processes).
+    """
+    CREATE TABLE locks (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until REAL NOT NULL
+    );
+    """,
 )
 
 _REQUEST_COLUMNS = (
@@ -427,6 +435,23 @@ class SqliteStore:
             (platform,),
         )
         return [(str(row[0]), str(row[1])) for row in result.rows]
+
+    # --- leadership ----------------------------------------------------------------------
+
+    async def hold_lock(self, name: str, owner: str, ttl_s: float) -> bool:
+        """Take or keep the named lock while free, expired or already `owner`'s."""
+        now = time.time()
+        result = await self._run(
+            "INSERT INTO locks (name, owner, until) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until "
+            "WHERE locks.owner = excluded.owner OR locks.until < ? RETURNING owner",
+            (name, owner, now + ttl_s, now),
+        )
+        return bool(result.rows)
+
+    async def release_lock(self, name: str, owner: str) -> None:
+        """Let the named lock go, if `owner` holds it."""
+        await self._write("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner))
 
     # --- upkeep --------------------------------------------------------------------------
 

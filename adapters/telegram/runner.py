@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dtm
 import json
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -43,6 +47,10 @@ from .limits import TelegramLimits
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+#: The store lock of the one process that long-polls; held for this long, renewed every
+#: third of it: another process takes over within it (plus a third) when the holder dies.
+POLL_LOCK = "telegram-poller"
+POLL_LOCK_TTL_S = 15.0
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
@@ -78,6 +86,8 @@ class TelegramAdapter:
         self._app.add_handler(TypeHandler(Update, self._on_update))
         self._me: BotIdentity | None = None
         self._started = False
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._leading: asyncio.Task[None] | None = None
 
     @staticmethod
     def _build(settings: Settings, updates: DurableUpdateQueue) -> AnyApplication:
@@ -98,8 +108,13 @@ class TelegramAdapter:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """getMe, the command menu, then polling or the webhook; returns once receiving."""
+    async def start(self, *, receive: bool = True) -> None:
+        """getMe, the command menu, then polling or the webhook; returns once receiving.
+
+        `receive=False` (a `clipbot worker`): the Bot API for sending only. With several
+        processes on one database, one of them long-polls at a time (a lock in the
+        store); another takes over within `POLL_LOCK_TTL_S` when it dies.
+        """
         app = self._app
         self._started = True
         try:
@@ -117,11 +132,24 @@ class TelegramAdapter:
                 f"{self._settings.telegram_api_base_url} ({detail})."
             ) from exc
         self._me = BotIdentity.of(app.bot.bot)
+        if not receive:
+            log.info("Telegram: sending only (a worker)")
+            return
         await self._set_commands()
         await app.start()
-        await self._replay()
         assert app.updater is not None
         webhook_url = self._settings.telegram_webhook_url
+        if not webhook_url:
+            # The first try at once: a lone process polls as soon as `start` returns.
+            await self._lead_once()
+            self._leading = asyncio.create_task(self._lead(), name="telegram-poll-lock")
+            return
+        if await self._store.hold_lock(POLL_LOCK, self._owner, POLL_LOCK_TTL_S):
+            # Every instance receives webhooks; one at a time handles what was kept.
+            try:
+                await self._replay()
+            finally:
+                await self._store.release_lock(POLL_LOCK, self._owner)
         if webhook_url:
             secret = self._settings.telegram_webhook_secret
             await app.updater.start_webhook(
@@ -133,13 +161,34 @@ class TelegramAdapter:
                 secret_token=secret.get_secret_value() if secret else None,
             )
             log.info("Telegram: webhook on port %s", self._settings.telegram_webhook_port)
-        else:
-            await app.updater.start_polling(
+
+    async def _lead(self) -> None:
+        """Hold the polling lock and poll, or wait for it; forever (cancelled at stop)."""
+        while True:
+            await asyncio.sleep(POLL_LOCK_TTL_S / 3)
+            try:
+                await self._lead_once()
+            except Exception:
+                log.warning("Telegram: the polling lock could not be checked", exc_info=True)
+
+    async def _lead_once(self) -> None:
+        updater = self._app.updater
+        assert updater is not None
+        assert self._me is not None
+        held = await self._store.hold_lock(POLL_LOCK, self._owner, POLL_LOCK_TTL_S)
+        if held and not updater.running:
+            await self._replay()
+            await updater.start_polling(
                 timeout=dtm.timedelta(seconds=self._poll_timeout_s),
                 allowed_updates=ALLOWED_UPDATES,
                 error_callback=self._on_polling_error,
             )
             log.info("Telegram: long polling as @%s", self._me.username)
+        elif not held and updater.running:
+            await updater.stop()
+            log.warning("Telegram: another process polls now; this one stopped polling")
+        elif not held:
+            log.debug("Telegram: another process polls; waiting to take over")
 
     async def _replay(self) -> None:
         """Updates kept but never handled (the process died first) are handled now,
@@ -152,9 +201,16 @@ class TelegramAdapter:
 
     async def stop_receiving(self) -> None:
         """Take no new updates (albums being collected are handed over); keep sending."""
+        if self._leading is not None:
+            self._leading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._leading
+            self._leading = None
         app = self._app
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
+        with contextlib.suppress(Exception):
+            await self._store.release_lock(POLL_LOCK, self._owner)
         await self._albums.close()
 
     async def _initialize(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -173,10 +229,8 @@ class TelegramAdapter:
         if not self._started:
             return
         self._started = False
+        await self.stop_receiving()
         app = self._app
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
-        await self._albums.close()
         if app.running:
             await app.stop()
         await app.shutdown()

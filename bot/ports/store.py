@@ -213,6 +213,17 @@ class Store(Protocol):
         """(update id, payload) of updates received but never handled, oldest first."""
         ...
 
+    # --- leadership ----------------------------------------------------------------------
+
+    async def hold_lock(self, name: str, owner: str, ttl_s: float) -> bool:
+        """Take or keep the named lock for `ttl_s` seconds: True while `owner` holds it
+        (it was free, expired, or already theirs). One Telegram poller at a time."""
+        ...
+
+    async def release_lock(self, name: str, owner: str) -> None:
+        """Let the named lock go, if `owner` holds it."""
+        ...
+
     # --- upkeep --------------------------------------------------------------------------
 
     async def prune(self, before: float) -> Mapping[str, int]:

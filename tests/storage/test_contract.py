@@ -196,3 +196,17 @@ async def test_prune_forgets_what_ended_long_ago(any_store: Store) -> None:
     assert await any_store.get_request(fresh) is not None
     assert await any_store.get_job("j") is None
     assert await any_store.mark_update("telegram", "1")  # forgotten
+
+
+async def test_a_lock_has_one_holder_until_it_expires_or_is_let_go(any_store: Store) -> None:
+    assert await any_store.hold_lock("telegram-poller", "a", 0.2)
+    assert not await any_store.hold_lock("telegram-poller", "b", 30)
+    assert await any_store.hold_lock("telegram-poller", "a", 0.2)  # renewed
+    assert await any_store.hold_lock("other", "b", 30)  # another name
+    await asyncio.sleep(0.3)
+    assert await any_store.hold_lock("telegram-poller", "b", 30)  # a died: b takes over
+    assert not await any_store.hold_lock("telegram-poller", "a", 30)
+    await any_store.release_lock("telegram-poller", "a")  # not a's: nothing happens
+    assert not await any_store.hold_lock("telegram-poller", "c", 30)
+    await any_store.release_lock("telegram-poller", "b")
+    assert await any_store.hold_lock("telegram-poller", "c", 30)
