@@ -15,6 +15,7 @@ from bot.ports.backend import BackendSession
 from bot.ports.chat import ChatKey
 from bot.ports.store import ChatSettings, Identity, JobState, RenderJob, RequestState
 from bot.words import as_lang
+from storage.sqlite_public import PublicBotTables
 
 #: Each entry moves the schema one version up; never edit one that has shipped.
 MIGRATIONS: Sequence[str] = (
@@ -67,13 +68,40 @@ MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX handled_updates_by_age ON handled_updates (handled_at);
     """,
+    # 2: a public bot — the block list, delivered clips, credits spent per user.
+    """
+    CREATE TABLE blocked_users (
+        user TEXT PRIMARY KEY,
+        blocked_by TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE clips (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user TEXT NOT NULL,
+        chat TEXT NOT NULL,
+        seconds REAL NOT NULL,
+        render_s REAL NOT NULL,
+        size_bytes INTEGER,
+        delivery TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX clips_by_user ON clips (user, created_at);
+    CREATE INDEX clips_by_time ON clips (created_at);
+    CREATE TABLE credit_spend (
+        user TEXT NOT NULL,
+        credits REAL NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX credit_spend_by_user ON credit_spend (user, created_at);
+    CREATE INDEX requests_by_time ON requests (created_at);
+    """,
 )
 
 #: Update ids older than this are forgotten: platforms never redeliver that late.
 UPDATE_MEMORY_S = 7 * 24 * 3600
 
 
-class SqliteStore:
+class SqliteStore(PublicBotTables):
     """The production `bot.ports.store.Store`. Open with `await SqliteStore.open(path)`."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from dataclasses import replace
 
@@ -13,8 +14,9 @@ from bot import replies, timeline
 from bot.engine.work import Deps, Turn
 from bot.errors import ClipbotError, RenderFailed, SessionLost
 from bot.ports.backend import BackendSession, ExportDone, ExportProgress, ProjectState
-from bot.ports.chat import MessageRef, OutgoingChannel, VideoInfo
-from bot.ports.store import RenderJob
+from bot.ports.chat import OutgoingChannel, VideoInfo
+from bot.ports.store import Delivery, RenderJob
+from bot.sharing import ShareLinks
 from bot.words import Lang, say, size
 
 log = logging.getLogger(__name__)
@@ -41,21 +43,36 @@ def _size(done: ExportDone) -> int | None:
     return None
 
 
-async def deliver(channel: OutgoingChannel, done: ExportDone, text: str, lang: Lang) -> MessageRef:
-    """Send the clip as a file, or as a link when over the limit, or say why not."""
+async def deliver(
+    channel: OutgoingChannel,
+    done: ExportDone,
+    text: str,
+    lang: Lang,
+    links: ShareLinks | None = None,
+) -> Delivery | None:
+    """Send the clip as a file; over the limit as the backend's link, or else as a share
+    link of ours; else say why not (None)."""
     buttons = replies.result_buttons(lang)
     n_bytes = _size(done)
     limit = channel.max_upload_bytes
     fits = n_bytes is not None and (limit is None or n_bytes <= limit)
     if done.path is not None and fits:
         info = VideoInfo(done.width, done.height, done.duration_s)
-        return await channel.send_video(done.path, text, info, buttons)
-    shown = size(n_bytes or 0)
+        await channel.send_video(done.path, text, info, buttons)
+        return "file"
+    shown, limit_shown = size(n_bytes or 0), size(limit) if limit else "?"
     if done.url:
-        note = say("link_note", lang, size=shown, limit=size(limit) if limit else "?")
-        return await channel.send_link(done.url, f"{text}\n{note}", buttons)
+        note = say("link_note", lang, size=shown, limit=limit_shown)
+        await channel.send_link(done.url, f"{text}\n{note}", buttons)
+        return "link"
+    if links is not None and done.path is not None and done.path.exists():
+        url = await links.share(done.path)
+        note = say("share_note", lang, size=shown, limit=limit_shown, hours=links.ttl_hours)
+        await channel.send_link(url, f"{text}\n{note}", buttons)
+        return "link"
     log.warning("a %s-byte clip is over the limit %s and has no url", n_bytes, limit)
-    return await channel.send_text(say("too_big", lang, size=shown), buttons)
+    await channel.send_text(say("too_big", lang, size=shown), buttons)
+    return None
 
 
 class Exporter:
@@ -91,6 +108,7 @@ class Exporter:
         await deps.store.save_job(job)
         reporter.stage(say("stage_rendering", lang))
         done: ExportDone | None = None
+        render_start = time.monotonic()
         try:
             limit = turn.channel.max_upload_bytes
             async for event in deps.backend.export(session, state, dest, max_bytes=limit):
@@ -105,6 +123,7 @@ class Exporter:
                     done = event
             if done is None:
                 raise RenderFailed("the export ended without a result")
+            render_s = time.monotonic() - render_start
         except BaseException:
             link_task.cancel()
             await deps.store.save_job(replace(job, state="failed"))
@@ -116,7 +135,12 @@ class Exporter:
             text = caption(
                 done, lang, link=link, for_name=message.sender.name if message.is_group else None
             )
-            await deliver(turn.channel, done, text, lang)
+            n_bytes = _size(done)
+            delivery = await deliver(turn.channel, done, text, lang, deps.links)
+            if delivery is not None:
+                await deps.gate.delivered(
+                    message, turn.work.received_at, render_s, n_bytes, delivery
+                )
         except BaseException:
             await deps.store.save_job(replace(job, state="failed"))
             raise

@@ -15,12 +15,14 @@ from bot.engine.export import Exporter
 from bot.engine.request import RequestRunner
 from bot.engine.work import Deps, Work
 from bot.errors import ClipbotError, SessionLost
+from bot.gate import Gate, Pending, user_key
 from bot.ports.backend import Backend
 from bot.ports.chat import ChatKey, IncomingMessage, OutgoingChannel
 from bot.ports.store import ChatSettings, Store
 from bot.progress import Pace
 from bot.routing import route
 from bot.sessions import Sessions
+from bot.sharing import ShareLinks
 from bot.words import Lang, say
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,9 @@ class Engine:
     """The conversation engine; `handle` is the `MessageHandler` every adapter calls."""
 
     def __init__(self, settings: Settings, backend: Backend, store: Store) -> None:
-        self._deps = Deps(settings, backend, store, Sessions(backend, store))
+        gate = Gate(settings, backend, store, self.pending)
+        links = ShareLinks.from_settings(settings)
+        self._deps = Deps(settings, backend, store, Sessions(backend, store), gate, links)
         self._runner = RequestRunner(self._deps, Exporter(self._deps))
         self._lanes: dict[ChatKey, _Lane] = {}
         # The chat's language, read from the store once per chat (a hot path).
@@ -55,6 +59,9 @@ class Engine:
         where = route(message.text, bool(message.attachments))
         lang = await self._language(message)
         try:
+            # Access, quotas and admin commands: refused here, nothing is queued.
+            if await self._deps.gate.screen(message, channel, where, lang):
+                return
             if where.intent in ("start", "help"):
                 await channel.send_text(say("help", lang))
                 return
@@ -80,6 +87,15 @@ class Engine:
             # queue[0] is the running request.
             await channel.send_text(say("queued", lang, n=len(lane.queue) - 1))
             await self._runner.request_id(work)
+
+    def pending(self) -> list[Pending]:
+        """Every request in the lanes: each chat's running one first, then those waiting."""
+        return [
+            Pending(chat, user_key(work.message), work.message.text, work.route.intent,
+                    work.received_at, running=i == 0 and lane.task is not None)
+            for chat, lane in self._lanes.items()
+            for i, work in enumerate(lane.queue)
+        ]  # fmt: skip
 
     async def idle(self) -> None:
         """Wait until every chat's lane is empty."""
@@ -121,8 +137,10 @@ class Engine:
     async def _drain(self, chat: ChatKey, lane: _Lane) -> None:
         try:
             while lane.queue:
+                work = lane.queue[0]
                 try:
-                    await self._runner.run(lane.queue[0], lane.pace)
+                    async with self._deps.gate.metered(work.message, work.route.intent):
+                        await self._runner.run(work, lane.pace)
                 except Exception:
                     # Bookkeeping failed after the work (the store): the work has run,
                     # so it leaves the queue; running it again would re-send the turn.

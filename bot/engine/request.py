@@ -11,10 +11,17 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot import replies, timeline
+from bot import metrics, replies, timeline
 from bot.engine.export import Exporter
 from bot.engine.work import Deps, Turn, Work
-from bot.errors import ClipbotError, RateLimited, SessionLost, StreamDropped, Unavailable
+from bot.errors import (
+    BackendError,
+    ClipbotError,
+    RateLimited,
+    SessionLost,
+    StreamDropped,
+    Unavailable,
+)
 from bot.ports.backend import BackendSession, ProjectState, StreamError, TextMessage
 from bot.ports.chat import ChatKey, OutgoingChannel
 from bot.ports.store import RequestState
@@ -61,12 +68,17 @@ class RequestRunner:
             return work.request_id
 
     async def _mark(self, work: Work, state: RequestState, detail: str | None = None) -> None:
+        if state in ("done", "failed"):
+            metrics.finished(work.route.intent, state, detail)
         await self._deps.store.set_request_state(await self.request_id(work), state, detail)
 
     async def report(
         self, channel: OutgoingChannel, chat: ChatKey, lang: Lang, exc: BaseException
     ) -> None:
         """One log line for the operator (no traceback for expected errors), one message."""
+        if isinstance(exc, BackendError):
+            code = exc.code if exc.code is not None else exc.status
+            metrics.backend_error(self._deps.backend.name, str(code or type(exc).__name__))
         if isinstance(exc, ClipbotError):
             log.warning("chat %s: %s: %s", chat, type(exc).__name__, exc)
         else:
@@ -217,6 +229,7 @@ class RequestRunner:
         lang, channel = turn.lang, turn.channel
         for err in result.errors:
             log.warning("chat %s: error in the stream: %s %s", turn.chat, err.code, err.message)
+            metrics.backend_error(self._deps.backend.name, err.code or "stream")
         parts = [_words(result)]
         if any(m.show_project for m in result.messages):
             parts.append(timeline.summary(timeline.parse(after.draft), lang))

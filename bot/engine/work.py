@@ -4,15 +4,18 @@ request, and the request while it runs."""
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 
 from bot.config import Settings
+from bot.gate import Gate
 from bot.ports.backend import Backend
 from bot.ports.chat import ChatKey, IncomingMessage, OutgoingChannel
 from bot.ports.store import Store
 from bot.progress import StatusReporter
 from bot.routing import Route
 from bot.sessions import Sessions
+from bot.sharing import ShareLinks
 from bot.words import Lang
 
 
@@ -24,6 +27,10 @@ class Deps:
     backend: Backend
     store: Store
     sessions: Sessions
+    #: access, quotas and the usage they count (a public bot)
+    gate: Gate
+    #: where a clip too big for its chat is shared; None without a side server
+    links: ShareLinks | None = None
 
 
 @dataclass(slots=True)
@@ -35,6 +42,8 @@ class Work:
     route: Route
     lang: Lang
     request_id: int | None = None
+    #: when the message arrived (Unix time): the start of the time to the clip
+    received_at: float = field(default_factory=time.time)
     # Both the intake (for a queued request) and the lane may record the request first.
     recording: asyncio.Lock = field(default_factory=asyncio.Lock)
 

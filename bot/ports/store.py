@@ -31,6 +31,40 @@ class Identity:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """A recorded request as the operator sees it (the status page)."""
+
+    id: int
+    chat: ChatKey
+    sender_id: str
+    text: str
+    state: RequestState
+    detail: str | None
+    created_at: float
+    updated_at: float
+
+
+#: How a clip reached its chat: the file itself, or a share link to it.
+Delivery = Literal["file", "link"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClipRecord:
+    """A clip delivered to a user: what quotas count and `/stats` measures."""
+
+    #: "platform:user id" of who asked
+    user: str
+    chat: ChatKey
+    #: from the request's message to the clip handed to the chat
+    seconds: float
+    render_s: float
+    size_bytes: int | None
+    delivery: Delivery
+    #: when it was delivered (Unix time)
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class RenderJob:
     """A render the backend runs for a chat."""
 
@@ -93,6 +127,52 @@ class Store(Protocol):
 
     async def mark_update(self, platform: str, update_id: str) -> bool:
         """Record a platform update id; True the first time, False if already handled."""
+        ...
+
+    # --- a public bot: the block list, usage, the operator's views ---------------------
+
+    async def block_user(self, user: str, by: str) -> None:
+        """Block "platform:id" from using the bot (`by`: the admin who did it)."""
+        ...
+
+    async def unblock_user(self, user: str) -> bool:
+        """Lift a block; False when the user was not blocked."""
+        ...
+
+    async def is_blocked(self, user: str) -> bool:
+        """Whether "platform:id" is blocked."""
+        ...
+
+    async def blocked_users(self) -> list[str]:
+        """Every blocked "platform:id", oldest block first."""
+        ...
+
+    async def add_clip(self, clip: ClipRecord) -> None:
+        """Record a delivered clip."""
+        ...
+
+    async def clips_since(self, since: float, user: str | None = None) -> list[ClipRecord]:
+        """Clips delivered at or after `since` (Unix time), of one user or of everyone."""
+        ...
+
+    async def add_credit_spend(self, user: str, credits: float, at: float) -> None:
+        """Record backend credits a user's request spent."""
+        ...
+
+    async def credits_spent(self, user: str, since: float) -> float:
+        """The credits a user spent at or after `since`."""
+        ...
+
+    async def request_outcomes(self, since: float) -> dict[tuple[RequestState, str | None], int]:
+        """Requests made at or after `since`, counted by (state, detail)."""
+        ...
+
+    async def recent_requests(self, limit: int) -> list[RequestRecord]:
+        """The latest requests, newest first."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise when the store cannot be reached (the health check)."""
         ...
 
     async def close(self) -> None:
