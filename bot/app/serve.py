@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app.core import Core, open_core
+from bot.app.side import start_side_server
 from bot.config import Settings
 from bot.ports.chat import Adapter
 
@@ -83,6 +84,7 @@ async def serve(
             adapters.append(term)
             log_note = logs_to_file(log_file)
         started: list[Adapter] = []
+        side = await start_side_server(core)
         try:
             for adapter in adapters:
                 await adapter.start()
@@ -112,4 +114,6 @@ async def serve(
                     await adapter.stop()
                 except Exception:
                     log.exception("stopping the %s adapter failed", adapter.name)
+            if side is not None:
+                await side.stop()
     return 0

@@ -92,7 +92,16 @@ async def test_start_identifies_without_privileged_intents_and_syncs_commands(
         assert identify["intents"] & MESSAGE_CONTENT_INTENT == 0
         (commands,) = fake.command_syncs
         by_name = {c["name"]: c for c in commands}
-        assert set(by_name) == {"animate", "status", "credits", "export", "new", "help"}
+        assert set(by_name) == {
+            "animate", "status", "credits", "export", "new", "help", "quota",
+            "stats", "block", "unblock",
+        }  # fmt: skip
+        # The admin commands are in an administrator's menu only ("8": Administrator).
+        assert {n for n, c in by_name.items() if c.get("default_member_permissions")} == {
+            "stats", "block", "unblock"
+        }
+        assert str(by_name["block"]["default_member_permissions"]) == "8"
+        assert by_name["block"]["options"][0]["type"] == 6  # a user
         options = {o["name"]: o for o in by_name["animate"]["options"]}
         assert options["image"]["type"] == 11  # attachment
         assert options["image"]["required"] is True

@@ -56,7 +56,7 @@ async def test_commands_are_registered_in_english_and_chinese(
     assert set(by_language) == {None, "zh"}
     for commands in by_language.values():
         assert [c["command"] for c in commands] == [
-            "start", "help", "new", "status", "credits", "export",
+            "start", "help", "new", "status", "credits", "export", "quota",
         ]  # fmt: skip
     assert by_language["zh"][1]["description"] != by_language[None][1]["description"]
     # Long polling removes a webhook left from an earlier run.
