@@ -98,7 +98,9 @@ async def test_start_identifies_without_privileged_intents_and_syncs_commands(
         }  # fmt: skip
         # The admin commands are in an administrator's menu only ("8": Administrator).
         assert {n for n, c in by_name.items() if c.get("default_member_permissions")} == {
-            "stats", "block", "unblock"
+            "stats",
+            "block",
+            "unblock",
         }
         assert str(by_name["block"]["default_member_permissions"]) == "8"
         assert by_name["block"]["options"][0]["type"] == 6  # a user
