@@ -157,7 +157,7 @@ async def test_the_daily_clip_quota_counts_clips_and_requests_in_the_making(
         gate.set()
         await engine.idle()
     refusal = next(t for t in channel.texts() if "limit" in t)
-    assert refusal.startswith("You have reached today's limit of 2 clips per person")
+    assert refusal.startswith("You have reached today's limit of clips per person (2;")
     assert "resets at 00:00 UTC, in " in refusal
     assert [t for _, t in backend.instructions] == ["first", "second", "bob's"]
     assert len(store.clips) == 3
@@ -172,7 +172,7 @@ async def test_refusals_are_said_in_chinese_too(
         await engine.handle(by("ann", "做一个视频"), channel)
         await engine.idle()
         await engine.handle(by("ann", "再做一个视频"), channel)
-    assert "你已达到今天每人 1 个视频的上限" in channel.texts()[-1]
+    assert "你已达到今天每人的视频上限（1 个" in channel.texts()[-1]
     assert "UTC 00:00 重置" in channel.texts()[-1]
 
 
