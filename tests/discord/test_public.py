@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -46,12 +46,21 @@ class Counted:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.handled = 0
+        self._changed = asyncio.Event()
 
     async def __call__(self, message: IncomingMessage, channel: OutgoingChannel) -> None:
         try:
             await self.engine.handle(message, channel)
         finally:
             self.handled += 1
+            self._changed.set()
+
+    async def until(self, count: int, within: float = 30.0) -> None:
+        """Wait until `count` messages in all have been taken."""
+        async with asyncio.timeout(within):
+            while self.handled < count:
+                self._changed.clear()
+                await self._changed.wait()
 
 
 @asynccontextmanager
@@ -73,13 +82,6 @@ async def bot(settings: Settings, db: Path, **changes: Any) -> AsyncIterator[Cou
         await engine.aclose()
         await backend.aclose()
         await store.close()
-
-
-async def until(check: Callable[[], bool], within: float = 30.0) -> None:
-    """Wait until `check()` holds."""
-    async with asyncio.timeout(within):
-        while not check():
-            await asyncio.sleep(0.02)
 
 
 def texts(fake: FakeDiscord, channel_id: int) -> list[str]:
@@ -111,7 +113,7 @@ async def test_an_unlisted_user_is_refused_once(
         for words in ("make a clip", "please?", "help"):
             await fake.send_message(words, guild=False, author=OTHER_USER)
         await fake.send_message("help", guild=False)  # Alice, who is listed
-        await until(lambda: handler.handled == 4)
+        await handler.until(4)
     said = texts(fake, DM_CHANNEL_ID)
     assert sum("operator has let in" in t for t in said) == 1
     assert len(said) == 2  # the one refusal, and Alice's help
@@ -122,11 +124,11 @@ async def test_an_admins_stats_show_the_counts_and_a_non_admin_gets_nothing(
 ) -> None:
     async with bot(settings, tmp_path / "db.sqlite3", admins=(ALICE,)) as handler:
         await fake.send_message("make a clip", guild=False, author=OTHER_USER)
-        await until(lambda: handler.handled == 1)
+        await handler.until(1)
         await handler.engine.idle()
         await fake.send_message("/stats", guild=False, author=OTHER_USER)
         await fake.send_message("/stats", guild=False)
-        await until(lambda: handler.handled == 3)
+        await handler.until(3)
     stats = [t for t in texts(fake, DM_CHANNEL_ID) if "📊" in t]
     assert len(stats) == 1  # Bob's /stats got nothing
     assert "Requests: 1 done, 0 failed, 0 running, 0 waiting" in stats[0]
@@ -149,10 +151,10 @@ async def test_a_block_by_reply_holds_across_a_restart(
             await fake.send_message(
                 f"{MENTION} {words}", guild=True, author=OTHER_USER, mentions=[BOT_USER]
             )
-        await until(lambda: handler.handled == 2)
+        await handler.until(2)
         await fake.send_message(f"{MENTION} /unblock {OTHER_USER_ID}", guild=True,
                                 mentions=[BOT_USER])  # fmt: skip
-        await until(lambda: handler.handled == 3)
+        await handler.until(3)
     said = texts(fake, TEXT_CHANNEL_ID)
     assert said[0] == (
         f"🚫 Blocked Bob (discord:{OTHER_USER_ID}): they will be told once, and nothing "
