@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +13,13 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from adapters.telegram import TelegramAdapter
 from adapters.telegram.limits import MB, TelegramLimits
-from bot.app.core import Core, open_core
-from bot.app.side import start_side_server
 from bot.config import Settings
 from fakes.telegram.api import TOKEN, FakeBotApi
 from fakes.telegram.updates import group_chat, message, photo_sizes, private_chat, update, user
 
 from .conftest import jpeg_bytes
+from .test_end_to_end import running
 
 ADA = user()  # the admin in these tests
 BOB = user(8, "Bob", None)
@@ -43,23 +39,6 @@ def _settings(fake_api: FakeBotApi, tmp_path: Path, **extra: Any) -> Settings:
         status_edit_interval_s=0.05,
         **extra,
     )
-
-
-@asynccontextmanager
-async def running(settings: Settings, **options: Any) -> AsyncIterator[Core]:
-    """One process of the bot: the core, its side server when configured, the adapter."""
-    options = {"album_wait_s": 0.3, "action_interval_s": 0.2, "poll_timeout_s": 1.0} | options
-    async with open_core(settings) as core:
-        side = await start_side_server(core)
-        adapter = TelegramAdapter(settings, core.engine.handle, core.store, **options)
-        await adapter.start()
-        try:
-            yield core
-        finally:
-            await core.engine.idle()
-            await adapter.stop()
-            if side is not None:
-                await side.stop()
 
 
 def photo(fake_api: FakeBotApi, chat: dict[str, Any], sender: dict[str, Any], caption: str) -> Any:
