@@ -150,7 +150,9 @@ async def test_server_messages_are_addressed_only_by_mention_or_reply(
 
     said = SentMessage(id=fake.snowflake(), channel_id=TEXT_CHANNEL_ID, via="channel", content="hi")
     await fake.send_message("slower please", guild=True, reply_to=said)
-    assert (await recorder.next(3)).addressed is True
+    reply = await recorder.next(3)
+    assert reply.addressed is True
+    assert reply.replied_to is None  # a reply to the bot names nobody to act on
 
     await fake.send_message("ignore me", guild=True, author={**OTHER_USER, "bot": True})
     await fake.send_message("last", guild=True, mentions=[BOT_USER])
