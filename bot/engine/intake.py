@@ -111,6 +111,7 @@ class Engine:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._lanes.clear()
+        await self._deps.gate.aclose()
         store = self._deps.store
         for lane in lanes:
             for work in lane.queue:

@@ -4,7 +4,8 @@ message may go on — who may use the bot (`access`), the limits on what they as
 (clips delivered, credits spent: `credits`).
 
 The engine calls it at three points: `screen` for every message it accepts, `metered`
-around each request that runs, `delivered` when a clip reaches its chat.
+around each request that runs, `delivered` when a clip reaches its chat (and `aclose`
+when it closes).
 """
 
 from __future__ import annotations
@@ -105,6 +106,10 @@ class Gate:
             return
         async with self._meter.metered(user_key(message)):
             yield
+
+    async def aclose(self) -> None:
+        """Stop measuring credits (the engine is closing)."""
+        await self._meter.aclose()
 
     async def delivered(
         self,

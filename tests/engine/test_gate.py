@@ -16,6 +16,7 @@ import pytest
 from bot.config import Settings
 from bot.engine import Engine
 from bot.gate.admin import target_of
+from bot.gate.credits import CreditMeter
 from bot.gate.quota import day_start, until_reset
 from bot.ports.backend import Credits
 from bot.ports.chat import Attachment, ChatKey, IncomingMessage, Sender
@@ -269,43 +270,72 @@ class Balance(ScriptedBackend):
         super().__init__()
         self.available = 1000
         self.reads = 0
+        self.latency_s = 0.0
 
     async def credits(self) -> Credits:
         self.reads += 1
+        await asyncio.sleep(self.latency_s)
         return Credits(available=self.available)
 
 
 async def test_credits_spent_meanwhile_are_shared_by_the_requests_that_ran(
+    store: MemoryStore,
+) -> None:
+    backend = Balance()
+    meter = CreditMeter(backend, store)
+    ann = meter.metered("test:ann")
+    await ann.__aenter__()
+    await meter.settled()
+    backend.available = 900  # Ann's alone
+    bob = meter.metered("test:bob")
+    await bob.__aenter__()
+    await meter.settled()
+    backend.available = 700  # both at once
+    await ann.__aexit__(None, None, None)
+    backend.available = 650  # Bob's alone
+    await bob.__aexit__(None, None, None)
+    await meter.aclose()
+    since = day_start(time.time())
+    assert await store.credits_spent("test:ann", since) == 200
+    assert await store.credits_spent("test:bob", since) == 150
+    assert await meter.available() == 650
+
+
+async def test_a_users_share_of_the_credits_is_refused_before_any_work(
     settings: Settings, store: MemoryStore
 ) -> None:
     backend = Balance()
-    ann_turn, bob_turn = asyncio.Event(), asyncio.Event()
-    backend.scripts.extend(
-        [Script([], video_draft("a"), gate=ann_turn), Script([], video_draft("b"), gate=bob_turn)]
-    )
+    backend.available = 650
+    now = time.time()
+    await store.add_credit_spend("test:ann", 200, now)
+    await store.add_credit_spend("test:bob", 150, now)
     ann, bob = RecordingChannel(), RecordingChannel()
     async with engine_with(settings, backend, store, quota_credit_share=20) as engine:
-        await engine.handle(by("ann", "ann's", chat="a"), ann)
-        await until(lambda: backend.reads >= 2 and len(backend.instructions) == 1)
-        backend.available = 900  # Ann's alone
-        await engine.handle(by("bob", "bob's", chat="b"), bob)
-        await until(lambda: backend.reads >= 3 and len(backend.instructions) == 2)
-        backend.available = 700  # both at once
-        ann_turn.set()
-        await until(lambda: backend.reads >= 4)  # Ann's request has ended
-        backend.available = 650  # Bob's alone
-        bob_turn.set()
+        # The first request after a start meets no reading yet; it brings the first ones.
+        await engine.handle(by("carol", "a first clip", chat="c"), RecordingChannel())
         await engine.idle()
-        since = day_start(time.time())
-        assert await store.credits_spent("test:ann", since) == 200
-        assert await store.credits_spent("test:bob", since) == 150
-        # A share of 20 % of what there was for each: Ann 200 ≥ 170, Bob 150 < 160.
+        # 20 % of what there was for each: Ann 200 ≥ 170 is refused, Bob 150 < 160 is not.
         await engine.handle(by("ann", "more", chat="a"), ann)
         await engine.handle(by("bob", "more", chat="b"), bob)
         await engine.idle()
-    assert ann.texts()[-1].startswith("You have used your share of today's credits (200 of 170)")
-    assert [t for _, t in backend.instructions][-1] == "more"
-    assert len(backend.instructions) == 3
+        await engine.handle(by("ann", "/quota", chat="a"), ann)
+    assert ann.texts()[0].startswith("You have used your share of today's credits (200 of 170).")
+    assert "It resets at 00:00 UTC, in " in ann.texts()[0]
+    assert "• credits: 200 of your 170" in ann.texts()[1]
+    assert [t for _, t in backend.instructions] == ["a first clip", "more"]  # Bob's more
+
+
+async def test_requests_that_start_and_end_together_share_their_readings(
+    settings: Settings, store: MemoryStore
+) -> None:
+    backend = Balance()
+    backend.latency_s = 0.02  # a reading takes a round trip
+    async with engine_with(settings, backend, store, quota_credit_share=50) as engine:
+        for i in range(20):
+            await engine.handle(by(f"u{i}", "a clip", chat=str(i)), RecordingChannel())
+        await engine.idle()
+    assert len(backend.instructions) == 20
+    assert backend.reads < 10  # not the 40 that one before and one after each would take
 
 
 async def test_no_credit_is_read_when_the_backend_counts_none(

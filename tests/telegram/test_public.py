@@ -15,14 +15,17 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.telegram.limits import MB, TelegramLimits
 from bot.config import Settings
+from fakes.nemo.server import NemoEmulator
 from fakes.telegram.api import TOKEN, FakeBotApi
 from fakes.telegram.updates import group_chat, message, photo_sizes, private_chat, update, user
+from tests.nemo_fixtures import nemo_emulator, nemo_settings
 
 from .conftest import jpeg_bytes
 from .test_end_to_end import running
 
 ADA = user()  # the admin in these tests
 BOB = user(8, "Bob", None)
+__all__ = ["nemo_emulator"]
 GROUP = group_chat()
 TINY = "zoom in, square, 1 second, 720p"
 RENDER_WAIT_S = 90.0
@@ -179,3 +182,25 @@ async def test_a_clip_too_big_for_the_chat_comes_as_a_share_link_that_plays(
     assert wrong.status_code == 404
     assert after == before + 1
     assert health.status_code == 200
+
+
+async def test_with_nemo_a_user_over_their_share_of_the_credits_is_refused(
+    fake_api: FakeBotApi, nemo_emulator: NemoEmulator, tmp_path: Path
+) -> None:
+    # 500 credits; a first clip costs 100. A 15 % share: after one clip Ann has spent
+    # 100 of the 0.15 × (400 + 100) = 75 that was hers, and is refused.
+    settings = nemo_settings(
+        nemo_emulator, tmp_path / "data", quota_credit_share=15, status_edit_interval_s=0.05,
+        telegram_bot_token=TOKEN, telegram_api_base_url=fake_api.base_url,
+        telegram_file_base_url=fake_api.file_base_url,
+    )  # fmt: skip
+    chat = private_chat(BOB)
+    async with running(settings) as core:
+        fake_api.push_update(photo(fake_api, chat, BOB, "make a clip"))
+        await fake_api.wait_for(lambda: fake_api.calls_to("sendVideo"), wait_s=RENDER_WAIT_S)
+        await core.engine.idle()
+        fake_api.push_update(photo(fake_api, chat, BOB, "another clip"))
+        refusal = await answered(fake_api, BOB["id"], "share of today's credits")
+    assert refusal.startswith("You have used your share of today's credits (100 of 75).")
+    assert [t.message for t in nemo_emulator.turns] == ["make a clip"]
+    assert len(fake_api.calls_to("getFile")) == 1
