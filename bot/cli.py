@@ -34,7 +34,7 @@ def _settings(**overrides: Any) -> Any:
     from bot.logs import setup_logging
 
     settings = Settings.load(".env", **overrides)
-    setup_logging(settings.log_level, settings.secrets())
+    setup_logging(settings.log_level, settings.secrets(), settings.log_format)
     return settings
 
 

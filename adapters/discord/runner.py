@@ -19,6 +19,7 @@ from discord.http import Route
 from adapters.discord.channel import TOKEN_LIFETIME, DiscordChannel, FollowUp
 from adapters.discord.commands import install_commands, persistent_view, result_view
 from adapters.discord.convert import PLATFORM, from_interaction, from_message
+from adapters.discord.ratelimits import count_rate_limits
 from bot.config import Settings
 from bot.errors import AdapterStartError, BadInput, Unavailable
 from bot.logs import redact
@@ -124,6 +125,7 @@ class DiscordAdapter:
     async def start(self) -> None:
         """Log in, sync the commands, connect the gateway; return once READY."""
         configure_endpoints(self._settings.discord_api_base_url, self._settings.discord_gateway_url)
+        count_rate_limits()
         self._client = _Client(self, guild_ready_timeout=self._guild_ready_timeout_s)
         self._task = asyncio.create_task(self._run(self._client), name="discord-client")
         ready = asyncio.create_task(self.ready.wait())

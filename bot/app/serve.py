@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.app.core import Core, open_core
+from bot.app.side import start_side_server
 from bot.config import Settings
 from bot.ports.chat import Adapter
 from bot.retention import keep_pruning
@@ -98,6 +99,7 @@ async def serve(
         upkeep = asyncio.create_task(
             keep_pruning(core.store, core.backend, settings.retention_days), name="retention"
         )
+        side = await start_side_server(core)
         try:
             for adapter in adapters:
                 await adapter.start()
@@ -122,6 +124,8 @@ async def serve(
                     await adapter.stop()
                 except Exception:
                     log.exception("stopping the %s adapter failed", adapter.name)
+            if side is not None:
+                await side.stop()
     return 0
 
 

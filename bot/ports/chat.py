@@ -107,6 +107,9 @@ class IncomingMessage:
     addressed: bool = True
     #: The platform's id of the message (for logs and replies); None when there is none.
     message_id: str | None = None
+    #: Who wrote the message this one replies to (an admin's `/block` by reply); None
+    #: when it is no reply, or a reply to the bot itself.
+    replied_to: Sender | None = None
 
 
 @dataclass(frozen=True, slots=True)
