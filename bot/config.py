@@ -126,6 +126,10 @@ class Settings(BaseSettings):
     discord_bot_token: SecretStr | None = Field(None, alias="DISCORD_BOT_TOKEN")
     discord_api_base_url: str | None = Field(None, alias="DISCORD_API_BASE_URL")
     discord_gateway_url: str | None = Field(None, alias="DISCORD_GATEWAY_URL")
+    # A big bot splits the gateway: the shards in all, and those this process holds
+    # ("0,1"; empty: all of them).
+    discord_shard_count: int | None = Field(None, ge=1, alias="DISCORD_SHARD_COUNT")
+    discord_shard_ids: Annotated[tuple[int, ...], NoDecode] = Field((), alias="DISCORD_SHARD_IDS")
 
     @field_validator("admins", "allowed_users", "allowed_chats", mode="before")
     @classmethod
@@ -135,7 +139,15 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("public_url", "http_port", mode="before")
+    @field_validator("discord_shard_ids", mode="before")
+    @classmethod
+    def _number_list(cls, value: object) -> object:
+        """``"0, 2"`` → ``(0, 2)``."""
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("public_url", "http_port", "discord_shard_count", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """An empty line in `.env` (``CLIPBOT_HTTP_PORT=``) means the setting is off."""

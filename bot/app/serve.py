@@ -59,7 +59,8 @@ def logs_to_file(path: Path) -> bool:
     return moved
 
 
-def _stop_on_signals(stop: asyncio.Event) -> None:
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """Set `stop` on SIGINT and SIGTERM."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -81,7 +82,7 @@ async def serve(
 
     if stop is None:
         stop = asyncio.Event()
-        _stop_on_signals(stop)
+        stop_on_signals(stop)
     async with open_core(settings) as core:
         adapters = [] if terminal else platform_adapters(core)
         term: TerminalAdapter | None = None

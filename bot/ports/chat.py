@@ -215,8 +215,9 @@ class Platform(Protocol):
 class Adapter(Platform, Protocol):
     """A platform connection that runs beside the others in one event loop."""
 
-    async def start(self) -> None:
-        """Connect and begin receiving; return once running (never block the loop)."""
+    async def start(self, *, receive: bool = True) -> None:
+        """Connect and begin receiving; return once running (never block the loop).
+        `receive=False` (a `clipbot worker`): connect for sending only."""
         ...
 
     async def stop_receiving(self) -> None:
