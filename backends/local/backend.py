@@ -212,6 +212,8 @@ class LocalBackend:
                 changes = [c for c in changes if not isinstance(c, ins.SetMusic)]
                 notes.append(say("local_music_first", language))
             project.settings = ins.apply(project.settings, changes)
+            if any(isinstance(c, ins.SetMotion) and c.move == "zoom_face" for c in changes):
+                notes.extend(await self._face_notes(session, project, language))
             title = next((c.text for c in changes if isinstance(c, ins.SetTitle) and c.text), None)
             if title:
                 from backends.local.overlay import missing_glyphs
@@ -231,6 +233,24 @@ class LocalBackend:
         # The engine follows this with the project's timeline (one summary for every
         # backend) and renders the clip when it changed.
         yield TextMessage("\n".join(lines), show_project=True)
+
+    async def _face_notes(
+        self, session: BackendSession, project: _Project, language: Lang
+    ) -> list[str]:
+        """What to tell a user who asked to zoom in on the face when no photo has one."""
+        from backends.local import faces
+
+        if not faces.available():
+            return [say("local_faces_off", language)]
+        folder = self._dir(session)
+        for item in project.photos:
+            found = (
+                [] if item.moving else await asyncio.to_thread(faces.in_photo, folder / item.file)
+            )
+            if found:
+                return []
+        log.info("zoom on the face asked, no face found in session %s", session.session_id)
+        return [say("local_no_face", language)]
 
     async def state(self, session: BackendSession) -> ProjectState:
         """The draft (empty until the first instruction after a photo)."""

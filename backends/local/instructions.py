@@ -179,7 +179,15 @@ RULES: Sequence[Rule] = (
     ),
     (r"\bfade[ -]?in\b|\bfade from black\b|淡入", _fixed(SetFades(True, False))),
     (r"\bfade[ -]?out\b|\bfade to black\b|淡出", _fixed(SetFades(False, True))),
-    # camera motion
+    # camera motion (the face first: it also says "zoom in")
+    (
+        r"\b(?:zoom(?:s|ing)?|push(?:es|ing)?)(?:[ -]?in(?:to)?)? (?:on|to|towards?) "
+        r"(?:the |her |his |their |my |our |a )?(?:faces?|person|people)\b"
+        r"|\b(?:focus|centre|center|frame)(?: it)? on (?:the |her |his |their |my )?faces?\b"
+        r"|\bface (?:zoom|close[ -]?up)\b|\bclose[ -]?up\b"
+        r"|对准人脸|对准脸|聚焦人脸|放大人脸|人脸特写|脸部特写|特写",
+        _fixed(SetMotion("zoom_face")),
+    ),
     (
         r"\bzoom(?:s|ing)?[ -]?out\b|\bpull(?:s|ing)?[ -]?(?:back|out)\b|缩小|拉远",
         _fixed(SetMotion("zoom_out")),

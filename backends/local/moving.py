@@ -162,9 +162,11 @@ def _timed_frames(slide: MovingSlide) -> Iterator[tuple[float, float, av.VideoFr
 class Player:
     """Plays one moving segment into frame planes at the output's size."""
 
-    def __init__(self, slide: MovingSlide, out_w: int, out_h: int) -> None:
+    def __init__(self, slide: MovingSlide, out_w: int, out_h: int, *, faces: bool = False) -> None:
         self.slide = slide
         self.w, self.h = out_w, out_h
+        self._faces = faces  # look for faces in the first frame, to aim the crop
+        self._focus = slide.focus
         self._source = _timed_frames(slide)
         self._offset = 0.0  # seconds added to source times after each loop
         self._period = 0.0
@@ -225,7 +227,9 @@ class Player:
             s = max(w / fw, h / fh)
             sw, sh = max(w, even(fw * s)), max(h, even(fh * s))
             fy, fuv = _nv12(frame, sw, sh)
-            cx, cy = self.slide.focus or (0.5, 0.5)
+            if self._focus is None and self._faces:
+                self._focus = _face_focus(frame, w / sw, h / sh)
+            cx, cy = self._focus or (0.5, 0.5)
             left = min(sw - w, max(0, round(cx * sw - w / 2))) & ~1
             top = min(sh - h, max(0, round(cy * sh - h / 2))) & ~1
             y[:] = fy[top : top + h, left : left + w]
@@ -239,6 +243,21 @@ class Player:
         y[top : top + sh, left : left + sw] = fy[:, :sw]
         uv[top // 2 : (top + sh) // 2, left : left + sw] = fuv[:, :sw]
         return buf
+
+
+def _face_focus(frame: av.VideoFrame, max_w: float, max_h: float) -> tuple[float, float]:
+    """The centre of the faces in `frame` (fractions of it), or its centre."""
+    from backends.local import faces
+
+    s = min(1.0, faces.DETECT_SIDE / max(frame.width, frame.height))
+    small = frame.reformat(
+        width=max(2, round(frame.width * s)), height=max(2, round(frame.height * s)), format="rgb24"
+    )
+    import numpy as np
+
+    rgb = np.ascontiguousarray(small.to_ndarray(), dtype=np.uint8)
+    box = faces.subject(faces.detect(rgb), max_w, max_h)
+    return (box.cx, box.cy) if box is not None else (0.5, 0.5)
 
 
 def _nv12(frame: av.VideoFrame, w: int, h: int) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:

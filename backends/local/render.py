@@ -69,6 +69,8 @@ class RenderSpec:
     fade_in_s: float = 0.0
     fade_out_s: float = 0.0
     crossfade_s: float = 0.8
+    #: Look for faces: crops keep them in, zooms aim at them.
+    faces: bool = True
     music: Path | None = None
     music_volume: float = 1.0
     preset: str = "veryfast"
@@ -148,7 +150,7 @@ class _Frames:
                 self.players.pop(old).close()
             slide = self.spec.slides[i]
             assert isinstance(slide, VideoSlide | FramesSlide)
-            self.players[i] = Player(slide, self.w, self.h)
+            self.players[i] = Player(slide, self.w, self.h, faces=self.spec.faces)
         return self.players[i]
 
     def _still(self, i: int) -> Still:
@@ -161,7 +163,7 @@ class _Frames:
             slide = self.spec.slides[i]
             assert isinstance(slide, Slide)
             zoom = motion.max_zoom(slide.move, self.spec.speed, self.aspect)
-            self.stills[i] = build(slide.path, self.w, self.h, zoom)
+            self.stills[i] = build(slide.path, self.w, self.h, zoom, faces=self.spec.faces)
         return self.stills[i]
 
     def _warpers(self, i: int) -> tuple[PlaneWarper, PlaneWarper]:
@@ -182,7 +184,9 @@ class _Frames:
             return
         luma, chroma = self._warpers(i)
         t = (k - span.start) / max(1, span.count - 1)
-        cam = motion.camera_at(slide.move, t, self.spec.speed, self.aspect)
+        subject = self._still(i).subject
+        target = (subject.cx, subject.cy) if subject is not None else None
+        cam = motion.camera_at(slide.move, t, self.spec.speed, self.aspect, target)
         m = motion.camera_matrix(cam, self.w, self.h, luma.width, luma.height)
         luma.warp(motion.pixel_matrix(m, 1.0), y, self.w, self.h)
         chroma.warp(motion.pixel_matrix(m, 2.0), uv, self.w // 2, self.h // 2)
