@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     render_crf: int = Field(21, alias="CLIPBOT_RENDER_CRF")
     # Bitrate cap so a 5-10 s clip fits Discord's 10 MiB and Telegram's limits.
     render_max_bitrate_kbps: int = Field(7000, alias="CLIPBOT_RENDER_MAX_BITRATE")
+    # Loudness of the music in local clips, EBU R128 integrated LUFS.
+    music_lufs: float = Field(-16.0, alias="CLIPBOT_MUSIC_LOUDNESS")
     # Longest video or animated GIF the local renderer takes, in seconds.
     max_input_seconds: float = Field(60.0, alias="CLIPBOT_MAX_INPUT_SECONDS")
 

@@ -16,11 +16,12 @@ import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from backends.local import audio, images, moving
+from backends.local import changes as ch
 from backends.local import instructions as ins
 from backends.local.clip import ClipSettings, Media, make_draft, render_spec
 from backends.local.render import RenderSpec, Slide, VideoSlide
@@ -158,6 +159,8 @@ class LocalBackend:
             await asyncio.to_thread(shutil.copyfile, path, self._dir(session) / stored)
             if checked.kind == "audio":
                 project.music = Media(stored, checked.name, duration_s=checked.duration_s)
+                # The user's own audio replaces a library track.
+                project.settings = replace(project.settings, music=True, music_track=None)
             else:
                 project.photos.append(
                     Media(stored, checked.name, checked.width, checked.height, checked.duration_s,
@@ -208,13 +211,13 @@ class LocalBackend:
             parsed = ins.parse(text)
             changes = list(parsed.changes)
             notes: list[str] = []
-            if project.music is None and any(isinstance(c, ins.SetMusic) and c.on for c in changes):
-                changes = [c for c in changes if not isinstance(c, ins.SetMusic)]
+            changes, unmet = ch.choose_music(changes, project.settings, project.music is not None)
+            if unmet:
                 notes.append(say("local_music_first", language))
-            project.settings = ins.apply(project.settings, changes)
-            if any(isinstance(c, ins.SetMotion) and c.move == "zoom_face" for c in changes):
+            project.settings = ch.apply(project.settings, changes)
+            if any(isinstance(c, ch.SetMotion) and c.move == "zoom_face" for c in changes):
                 notes.extend(await self._face_notes(session, project, language))
-            title = next((c.text for c in changes if isinstance(c, ins.SetTitle) and c.text), None)
+            title = next((c.text for c in changes if isinstance(c, ch.SetTitle) and c.text), None)
             if title:
                 from backends.local.overlay import missing_glyphs
 
@@ -223,7 +226,7 @@ class LocalBackend:
                     notes.append(say("local_missing_glyphs", language, missing=missing))
             project.draft = make_draft(project.settings, project.photos, project.music)
             self._save(session, project)
-        lines = [" · ".join(ins.describe(c, language) for c in changes)] if changes else []
+        lines = [" · ".join(ch.describe(c, language) for c in changes)] if changes else []
         if parsed.unknown:
             examples = say("local_examples", language)
             lines.append(
@@ -342,6 +345,7 @@ class LocalBackend:
             preset=self._settings.render_preset,
             crf=self._settings.render_crf,
             max_bitrate_kbps=self._settings.render_max_bitrate_kbps,
+            music_lufs=self._settings.music_lufs,
         )
         missing = [
             s.path.name

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from backends.local.library import Mood
 from backends.local.motion import Move
 from backends.local.render import AnySlide, RenderSpec, Slide, VideoSlide
 from bot.errors import NothingToExport
@@ -65,6 +66,10 @@ class ClipSettings:
     fade_out: bool = False
     speed: float = 1.0
     music: bool = True
+    #: A track of the bundled library (`backends.local.library`), used instead of the
+    #: user's audio; its mood, kept for "change the music".
+    music_track: str | None = None
+    music_mood: Mood | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the session file."""
@@ -165,10 +170,10 @@ def make_draft(
         for i, p in enumerate(photos)
     ]
     tracks: list[dict[str, Any]] = [{"tt": 0, "sg": video, "m": {}}]
-    if music is not None and settings.music:
-        tracks.append(
-            {"tt": 1, "sg": [{"n": music.name, "s": 0, "d": total_ms, "v": 1.0}], "m": {}}
-        )
+    sound = music_of(settings, music)
+    if sound is not None:
+        name, _ = sound
+        tracks.append({"tt": 1, "sg": [{"n": name, "s": 0, "d": total_ms, "v": 1.0}], "m": {}})
     if settings.title:
         title_ms = min(total_ms, round(TITLE_S * 1000))
         tracks.append(
@@ -197,6 +202,7 @@ def render_spec(
     preset: str,
     crf: int,
     max_bitrate_kbps: int,
+    music_lufs: float | None = -16.0,
 ) -> RenderSpec:
     """The render of these settings and files; each file is looked up in `folder`."""
     if not photos:
@@ -216,11 +222,39 @@ def render_spec(
         title_s=min(layout.total_ms / 1000, TITLE_S),
         fade_in_s=FADE_S if settings.fade_in else 0.0,
         fade_out_s=FADE_S if settings.fade_out else 0.0,
-        music=folder / Path(music.file).name if music is not None and settings.music else None,
+        music=_music_path(settings, music, folder),
+        music_lufs=music_lufs,
         preset=preset,
         crf=crf,
         max_bitrate_kbps=max_bitrate_kbps,
     )
+
+
+def music_of(settings: ClipSettings, music: Media | None) -> tuple[str, Path | None] | None:
+    """The clip's music, if any: its name and, for a library track, its file (the user's
+    file lives in the project's folder)."""
+    if not settings.music:
+        return None
+    if settings.music_track:
+        from backends.local import library
+
+        track = library.find(settings.music_track)
+        if track is not None:
+            return track.name, track.path
+    if music is not None:
+        return music.name, None
+    return None
+
+
+def _music_path(settings: ClipSettings, music: Media | None, folder: Path) -> Path | None:
+    sound = music_of(settings, music)
+    if sound is None:
+        return None
+    _, path = sound
+    if path is not None:
+        return path
+    assert music is not None
+    return folder / Path(music.file).name
 
 
 def _slide(path: Path, item: Media, move: Move) -> AnySlide:

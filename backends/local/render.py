@@ -72,6 +72,9 @@ class RenderSpec:
     #: Look for faces: crops keep them in, zooms aim at them.
     faces: bool = True
     music: Path | None = None
+    #: The music's loudness, EBU R128 integrated LUFS (None: left as it is), before
+    #: `music_volume`.
+    music_lufs: float | None = -16.0
     music_volume: float = 1.0
     preset: str = "veryfast"
     crf: int = 21
@@ -361,7 +364,11 @@ def render(spec: RenderSpec, out: Path, progress: Progress | None = None) -> Ren
             if spec.music is not None:
                 from backends.local import audio
 
-                pcm = audio.load(spec.music, n / spec.fps, spec.music_volume)
+                pcm = audio.load(spec.music, n / spec.fps)
+                if spec.music_lufs is not None:
+                    pcm = audio.normalise(pcm, spec.music_lufs)
+                if spec.music_volume != 1.0:
+                    pcm = pcm * spec.music_volume
                 astream = container.add_stream("aac", rate=audio.RATE)
                 astream.layout = "stereo"
                 astream.bit_rate = 160_000

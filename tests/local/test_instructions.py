@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backends.local.clip import ClipSettings, frame_size, nearest_aspect
-from backends.local.instructions import (
+from backends.local.changes import (
     Change,
     SetAspect,
     SetDuration,
@@ -18,9 +17,9 @@ from backends.local.instructions import (
     SetTitle,
     apply,
     describe,
-    parse,
-    zh_number,
 )
+from backends.local.clip import ClipSettings, frame_size, nearest_aspect
+from backends.local.instructions import parse, zh_number
 
 CASES: list[tuple[str, list[Change], str]] = [
     (
