@@ -277,7 +277,7 @@ class LocalBackend:
         `dest_dir`, reporting whole percents."""
         from backends.local.render import render
 
-        spec = await asyncio.to_thread(self._spec, session, dest_dir)
+        spec = await asyncio.to_thread(self._spec, session, dest_dir, max_bytes)
         out = dest_dir / f"clip-{session.session_id[:8]}-{int(time.time() * 1000)}.mp4"
         if self._render_slot.locked():
             yield ExportProgress("queued")
@@ -328,7 +328,7 @@ class LocalBackend:
             size_bytes=result.size_bytes,
         )
 
-    def _spec(self, session: BackendSession, dest_dir: Path) -> RenderSpec:
+    def _spec(self, session: BackendSession, dest_dir: Path, max_bytes: int | None) -> RenderSpec:
         project = self._load(session)
         if project.draft is None:
             # Photos but no instruction yet: there is no clip to render.
@@ -346,6 +346,7 @@ class LocalBackend:
             crf=self._settings.render_crf,
             max_bitrate_kbps=self._settings.render_max_bitrate_kbps,
             music_lufs=self._settings.music_lufs,
+            max_bytes=max_bytes,
         )
         missing = [
             s.path.name

@@ -203,6 +203,7 @@ def render_spec(
     crf: int,
     max_bitrate_kbps: int,
     music_lufs: float | None = -16.0,
+    max_bytes: int | None = None,
 ) -> RenderSpec:
     """The render of these settings and files; each file is looked up in `folder`."""
     if not photos:
@@ -224,6 +225,7 @@ def render_spec(
         fade_out_s=FADE_S if settings.fade_out else 0.0,
         music=_music_path(settings, music, folder),
         music_lufs=music_lufs,
+        max_bytes=max_bytes,
         preset=preset,
         crf=crf,
         max_bitrate_kbps=max_bitrate_kbps,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from backends.local import colour
 from bot.errors import BadImage
 
 if TYPE_CHECKING:
@@ -163,8 +164,9 @@ def load(path: Path, need: Callable[[int, int], tuple[int, int]]) -> Image.Image
             img.draft("RGB", (int(need_w * DRAFT_SLACK), int(need_h * DRAFT_SLACK)))
         img.seek(0)  # animated GIF, multi-frame TIFF or HEIC: the first picture
         img.load()
+        icc = img.info.get("icc_profile")
         upright = ImageOps.exif_transpose(img)
-        out = _to_rgb(upright)
+        out = _to_rgb(colour.to_srgb(upright, icc if isinstance(icc, bytes) else None))
         out.load()
         return out
     except BadImage:

@@ -10,9 +10,7 @@ AAC when there is music.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from backends.local import motion
 from backends.local.motion import Move
 from backends.local.moving import FramesSlide, VideoSlide
+from backends.local.produce import produced
 from bot.errors import BadInput, RenderFailed
 
 if TYPE_CHECKING:
@@ -79,6 +78,12 @@ class RenderSpec:
     preset: str = "veryfast"
     crf: int = 21
     max_bitrate_kbps: int = 7000
+    #: x264's buffer (None: two seconds of `max_bitrate_kbps`).
+    bufsize_kbps: int | None = None
+    audio_kbps: int = 160
+    #: The upload limit of the destination: the clip is made to fit it (see
+    #: `backends.local.budget`); None keeps the full quality.
+    max_bytes: int | None = None
 
     @property
     def frames(self) -> int:
@@ -272,47 +277,6 @@ def _views(
     return y_rows[:h, :w], uv_rows[: h // 2, :w].reshape(h // 2, w // 2, 2)
 
 
-_DONE = object()
-
-
-def _produce(
-    make: Callable[[int], Any], n: int, q: queue.Queue[Any], stop: threading.Event
-) -> None:
-    try:
-        for k in range(n):
-            item = make(k)
-            while not stop.is_set():
-                try:
-                    q.put(item, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
-                return
-        q.put(_DONE)
-    except BaseException as exc:  # handed to the consumer, which re-raises it
-        q.put(exc)
-
-
-def produced(make: Callable[[int], Any], n: int, depth: int = 6) -> Iterator[Any]:
-    """`make(0..n-1)` computed on a worker thread, `depth` ahead of the consumer."""
-    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    worker = threading.Thread(target=_produce, args=(make, n, q, stop), daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = q.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join()
-
-
 def open_output(path: Path, spec: RenderSpec) -> tuple[Any, Any]:
     """An MP4 container with a tuned x264 stream: (container, video stream)."""
     import av
@@ -328,7 +292,7 @@ def open_output(path: Path, spec: RenderSpec) -> tuple[Any, Any]:
             "preset": spec.preset,
             "crf": str(spec.crf),
             "maxrate": f"{rate}k",
-            "bufsize": f"{rate * 2}k",
+            "bufsize": f"{spec.bufsize_kbps or rate * 2}k",
             "x264-params": "colorprim=bt709:transfer=bt709:colormatrix=bt709:range=tv",
         },
     )
@@ -346,8 +310,20 @@ def open_output(path: Path, spec: RenderSpec) -> tuple[Any, Any]:
 
 
 def render(spec: RenderSpec, out: Path, progress: Progress | None = None) -> RenderResult:
-    """Render `spec` to the MP4 `out`; raises `BadInput` for bad photos or music and
-    `RenderFailed` if encoding fails."""
+    """Render `spec` to the MP4 `out`, under `spec.max_bytes` when it has one; raises
+    `BadInput` for bad photos or music and `RenderFailed` if encoding fails."""
+    from backends.local import budget
+
+    planned = budget.fit(spec)
+    result = _render(planned, out, progress)
+    if spec.max_bytes is not None and result.size_bytes > spec.max_bytes:
+        # Rare (x264 ran over its cap on a hard picture): once more, tighter, unreported.
+        log.warning("clip of %d bytes over its %d; again", result.size_bytes, spec.max_bytes)
+        result = _render(budget.tighter(planned, result.size_bytes), out, None)
+    return result
+
+
+def _render(spec: RenderSpec, out: Path, progress: Progress | None) -> RenderResult:
     import av
 
     if not spec.slides:
@@ -371,7 +347,7 @@ def render(spec: RenderSpec, out: Path, progress: Progress | None = None) -> Ren
                     pcm = pcm * spec.music_volume
                 astream = container.add_stream("aac", rate=audio.RATE)
                 astream.layout = "stereo"
-                astream.bit_rate = 160_000
+                astream.bit_rate = spec.audio_kbps * 1000
                 audio_packets = audio.encode(astream, pcm)
             ai = 0
 

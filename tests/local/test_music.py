@@ -22,7 +22,7 @@ def _aac_loudness(mp4: Path) -> audio.Loudness:
     import av
 
     resampler = av.AudioResampler(format="fltp", layout="stereo", rate=audio.RATE)
-    chunks = []
+    chunks: list[np.ndarray] = []
     with av.open(str(mp4)) as c:
         for frame in c.decode(audio=0):
             chunks.extend(f.to_ndarray() for f in resampler.resample(frame))
