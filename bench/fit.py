@@ -5,7 +5,7 @@ clip was made at, its size against the limit, its bitrates and the render time. 
 photos are the scikit-image samples upscaled to 12 megapixels with sensor grain (grain
 is what makes photos expensive to encode); the music is a track of the bundled library.
 
-    python -m bench.fit [--seconds 60] [--photos 12]
+    python -m bench.fit [--seconds 60] [--photos 12] [--fps 30] [--only Discord]
 """
 
 from __future__ import annotations
@@ -50,17 +50,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.fit")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--photos", type=int, default=12)
+    parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--only", choices=[name for name, _ in LIMITS], default=None)
     args = parser.parse_args()
     settings = Settings.load(None)
     track = library.pick("calm")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         photos = make_photos(folder, args.photos)
-        print(f"slideshow: {args.photos} photos, {args.seconds:g} s, 1080×1920 30 fps, "
+        print(f"slideshow: {args.photos} photos, {args.seconds:g} s, 1080×1920 {args.fps} fps, "
               f"music {track.name if track else 'none'}")  # fmt: skip
         for name, limit in LIMITS:
+            if args.only not in (None, name):
+                continue
             spec = RenderSpec(
-                tuple(Slide(p) for p in photos), width=1080, height=1920, fps=30,
+                tuple(Slide(p) for p in photos), width=1080, height=1920, fps=args.fps,
                 duration_s=args.seconds, music=track.path if track else None,
                 preset=settings.render_preset, crf=settings.render_crf,
                 max_bitrate_kbps=settings.render_max_bitrate_kbps, max_bytes=limit,
@@ -73,3 +77,7 @@ def main() -> None:
             rate = result.size_bytes * 8 / result.duration_s / 1000
             print(f"  {name:8} {result.width}×{result.height}  {mb:6.2f} MB ({room}), "
                   f"{rate:.0f} kbit/s overall, {took:.1f} s")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Bits per pixel of each frame below which x264 (veryfast) visibly smears a photo clip.
-MIN_BPP = 0.025
+#: Bits per pixel of each frame below which a photo clip visibly loses detail: a 60 s
+#: 1080×1920 slideshow of grainy 12-megapixel photos took 0.021 (1.3 Mbit/s) at x264's
+#: crf 21 (`python -m bench.fit`); this is about a third less.
+MIN_BPP = 0.015
 #: The short sides tried, largest first, when the frame must get smaller.
 SHORT_SIDES = (1080, 720, 540, 360)
 #: AAC bitrates (kbit/s): the usual, and the one used when the picture is short of bits.

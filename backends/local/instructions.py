@@ -251,14 +251,15 @@ _FILLER_EN = frozenset(
     smooth smoothly slow slowly resolution title titled called text caption say says
     duration length frame rate fps speed motion move movement quality into as is should
     about around but really very thanks thank hi hello hey ok okay so up now
-    instead change switch go keep instagram telegram discord whatsapp wechat post""".split()  # noqa: SIM905 - a word list reads better so
+    instead change switch go keep instagram telegram discord whatsapp wechat post
+    each separately separate individually one per every clips videos""".split()  # noqa: SIM905 - a word list reads better so
 )
 _FILLER_ZH = tuple(
     sorted(
         """请 帮我 帮 我 做一个 做个 做 一个 个 把 让 的 吧 和 并且 然后 加上 添加 加 要 视频 照片
         图片 短片 镜头 效果 慢慢地 地 成 为 用 点 些 了 啊 呀 吗 呢 再 来 给 配上 改成 改 换成 换
         好的 好 行 可以 标题 文字 秒钟 动画 一下 一点 设置 变成 时长 长度 分辨率 比例 画面 帧率
-        谢谢 也 还 就 都 这张 这个 它""".split(),  # noqa: SIM905 - a word list reads better so
+        谢谢 也 还 就 都 这张 这个 它 分别 每张 每个 各自 单独""".split(),  # noqa: SIM905 - a word list reads better so
         key=len,
         reverse=True,
     )

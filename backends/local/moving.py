@@ -89,6 +89,8 @@ def probe(path: Path, max_seconds: float) -> MovingInfo:
             if first is None:
                 raise BadInput("video_no_picture")
             w, h = first.width, first.height
+            if _quarter_turns(first) % 2:
+                w, h = h, w  # shown upright
             duration = _duration(container, stream)
             frames = int(stream.frames or 0) or max(
                 1, round(duration * float(stream.average_rate or 25))
@@ -131,6 +133,23 @@ def _white_under(frame: av.VideoFrame) -> av.VideoFrame:
     return out
 
 
+def _quarter_turns(frame: av.VideoFrame) -> int:
+    """How many quarter turns counter-clockwise show the frame upright (a phone's
+    portrait video is stored sideways, with a display matrix saying so)."""
+    return round((frame.rotation or 0) / 90) % 4
+
+
+def _turned(frame: av.VideoFrame, turns: int) -> av.VideoFrame:
+    """The frame turned upright."""
+    import av
+    import numpy as np
+
+    rgb = np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), k=turns))
+    out = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    out.pts, out.time_base = frame.pts, frame.time_base
+    return out
+
+
 def _timed_frames(slide: MovingSlide) -> Iterator[tuple[float, float, av.VideoFrame]]:
     """The segment's frames in order, each with its time from the segment's start and
     how long it shows, in seconds."""
@@ -156,6 +175,9 @@ def _timed_frames(slide: MovingSlide) -> Iterator[tuple[float, float, av.VideoFr
             shows = float(frame.duration * base) if frame.duration and base is not None else gap
             if frame.format.name in ("bgra", "rgba", "argb", "abgr", "pal8", "yuva420p"):
                 frame = _white_under(frame)
+            turns = _quarter_turns(frame)
+            if turns:
+                frame = _turned(frame, turns)
             yield max(0.0, t), shows, frame
 
 

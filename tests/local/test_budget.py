@@ -17,19 +17,19 @@ TELEGRAM = 50_000_000
 
 
 @pytest.mark.parametrize(
-    ("seconds", "limit", "size"),
+    ("seconds", "fps", "limit", "size"),
     [
-        (5, DISCORD, (1080, 1920)),  # short: the configured cap is already under
-        (10, DISCORD, (1080, 1920)),
-        (30, DISCORD, (1080, 1920)),
-        (60, DISCORD, (720, 1280)),  # too few bits a pixel at 1080p: a smaller frame
-        (60, TELEGRAM, (1080, 1920)),
+        (5, 30, DISCORD, (1080, 1920)),  # short: the configured cap is already under
+        (30, 30, DISCORD, (1080, 1920)),
+        (60, 30, DISCORD, (1080, 1920)),
+        (60, 60, DISCORD, (720, 1280)),  # too few bits a pixel at 1080p: a smaller frame
+        (60, 30, TELEGRAM, (1080, 1920)),
     ],
 )
 def test_plans_share_the_limit_between_music_and_picture(
-    seconds: float, limit: int, size: tuple[int, int]
+    seconds: float, fps: int, limit: int, size: tuple[int, int]
 ) -> None:
-    p = budget.plan(1080, 1920, 30, seconds, True, 7000, limit)
+    p = budget.plan(1080, 1920, fps, seconds, True, 7000, limit)
     assert p.fits
     assert (p.width, p.height) == size
     assert p.video_kbps <= 7000
@@ -37,7 +37,7 @@ def test_plans_share_the_limit_between_music_and_picture(
     # the start; AAC 5 % over), in bytes, stays under the limit with room for the index.
     worst = (p.video_kbps * (seconds + 0.9) + p.audio_kbps * 1.05 * seconds) * 1000 / 8
     assert worst + 16_384 + 40 * 30 * seconds <= limit
-    assert p.video_kbps * 1000 / (p.width * p.height * 30) >= budget.MIN_BPP
+    assert p.video_kbps * 1000 / (p.width * p.height * fps) >= budget.MIN_BPP
 
 
 def test_a_limit_nothing_fits_gives_the_smallest_clip_and_says_so() -> None:

@@ -202,3 +202,32 @@ async def test_the_backend_takes_a_video_and_a_gif_and_refuses_a_long_video(
     assert still.kind == "image"
     video = (await backend.state(session)).draft["t"][0]["sg"]
     assert [s["n"] for s in video] == ["holiday.mov", "loop.gif", "still.png"]
+
+
+def test_a_phone_video_stored_sideways_plays_upright(tmp_path: Path) -> None:
+    import av
+
+    # Stored 200×120 with a display matrix turning it a quarter clockwise, as phones do:
+    # shown upright it is 120×200, red on top.
+    picture = np.zeros((120, 200, 3), np.uint8)
+    picture[:, :100] = (220, 30, 30)
+    picture[:, 100:] = (30, 30, 220)
+    src = tmp_path / "portrait.mp4"
+    with av.open(str(src), "w") as c:
+        stream = c.add_stream("libx264", rate=10)
+        assert isinstance(stream, av.VideoStream)
+        stream.width, stream.height, stream.pix_fmt = 200, 120, "yuv420p"
+        stream.set_display_rotation(-90)
+        for i in range(5):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts = i
+            c.mux(stream.encode(frame))
+        c.mux(stream.encode(None))
+    info = probe(src, 60)
+    assert (info.width, info.height) == (120, 200)
+    out = tmp_path / "upright.mp4"
+    render(RenderSpec((VideoSlide(src),), width=120, height=200, fps=10, duration_s=0.5), out)
+    first = _frames(out)[0].astype(int)
+    top, bottom = first[20:80].reshape(-1, 3).mean(0), first[120:180].reshape(-1, 3).mean(0)
+    assert top[0] > 180 > top[2]
+    assert bottom[2] > 180 > bottom[0]
