@@ -144,7 +144,7 @@ def _turned(frame: av.VideoFrame, turns: int) -> av.VideoFrame:
     import av
     import numpy as np
 
-    rgb = np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), k=turns))
+    rgb = np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), k=turns), np.uint8)
     out = av.VideoFrame.from_ndarray(rgb, format="rgb24")
     out.pts, out.time_base = frame.pts, frame.time_base
     return out
