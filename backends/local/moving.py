@@ -101,7 +101,7 @@ def probe(path: Path, max_seconds: float) -> MovingInfo:
     except OSError as exc:
         raise BadInput("video_unreadable") from exc
     if min(w, h) < MIN_SIDE:
-        raise BadInput("image_too_small", width=w, height=h, min_side=MIN_SIDE)
+        raise BadInput("video_too_small", width=w, height=h, min_side=MIN_SIDE)
     if w * h > MAX_PIXELS:
         raise BadInput("video_too_large", width=w, height=h)
     if duration > max_seconds:

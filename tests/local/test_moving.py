@@ -158,6 +158,10 @@ def test_probe_describes_videos_and_refuses_bad_ones(
     with pytest.raises(BadInput) as no_picture:
         probe(music, 60)
     assert no_picture.value.key == "video_no_picture"
+    tiny = make_video(tmp_path / "tiny.mp4", seconds=0.2, size=(32, 16))
+    with pytest.raises(BadInput) as too_small:
+        probe(tiny, 60)
+    assert "too small (32×16 pixels)" in str(too_small.value)
     empty = tmp_path / "empty.mov"
     empty.write_bytes(b"")
     with pytest.raises(BadInput, match="could not read"):
