@@ -85,8 +85,12 @@ class Settings(BaseSettings):
     # --- local renderer ---------------------------------------------------------------
     render_preset: str = Field("veryfast", alias="CLIPBOT_RENDER_PRESET")
     render_crf: int = Field(21, alias="CLIPBOT_RENDER_CRF")
-    # Bitrate cap so a 5-10 s clip fits Discord's 10 MiB and Telegram's limits.
+    # Highest bitrate cap; each clip is also made to fit its chat's upload limit.
     render_max_bitrate_kbps: int = Field(7000, alias="CLIPBOT_RENDER_MAX_BITRATE")
+    # Loudness of the music in local clips, EBU R128 integrated LUFS.
+    music_lufs: float = Field(-16.0, alias="CLIPBOT_MUSIC_LOUDNESS")
+    # Longest video or animated GIF the local renderer takes, in seconds.
+    max_input_seconds: float = Field(60.0, alias="CLIPBOT_MAX_INPUT_SECONDS")
 
     # --- a public bot: access, quotas, the HTTP side server, logs ----------------------
     # "platform:id" lists, comma-separated; empty allow lists let everyone in.

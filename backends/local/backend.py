@@ -16,14 +16,15 @@ import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from backends.local import audio, images
+from backends.local import audio, images, moving
+from backends.local import changes as ch
 from backends.local import instructions as ins
 from backends.local.clip import ClipSettings, Media, make_draft, render_spec
-from backends.local.render import RenderSpec
+from backends.local.render import RenderSpec, Slide, VideoSlide
 from bot.config import Settings
 from bot.errors import BadImage, NothingToExport, SessionLost, UnsupportedFile
 from bot.media import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES, suffix_of
@@ -44,7 +45,8 @@ log = logging.getLogger(__name__)
 
 #: What the local renderer takes, for `UnsupportedFile`.
 LOCAL_FORMATS = (
-    "jpg", "png", "heic", "webp", "gif", "bmp", "tiff", "mp3", "m4a", "wav", "aac", "ogg", "flac",
+    "jpg", "png", "heic", "webp", "gif", "bmp", "tiff", "mp4", "mov", "webm", "mkv", "mp3", "m4a",
+    "wav", "aac", "ogg", "flac",
 )  # fmt: skip
 
 
@@ -80,6 +82,17 @@ class _Project:
         """Regenerate the draft after a change (only once one exists)."""
         if self.draft is not None and self.photos:
             self.draft = make_draft(self.settings, self.photos, self.music)
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """An uploaded file, checked: what it is and its size or length."""
+
+    name: str
+    kind: Literal["image", "video", "animation", "audio"]
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
 
 
 def _safe_name(filename: str) -> str:
@@ -135,52 +148,56 @@ class LocalBackend:
         return session
 
     async def upload(self, session: BackendSession, path: Path, filename: str) -> UploadedFile:
-        """Copy a photo or an audio file into the project, checking it first."""
+        """Copy a photo, a video, an animated GIF or an audio file into the project,
+        checking it first."""
         suffix = suffix_of(filename) or suffix_of(path.name)
-        if suffix in VIDEO_SUFFIXES:
-            raise UnsupportedFile(
-                "The local renderer makes clips from photos; it does not take videos. "
-                "Send a photo (JPEG, PNG, HEIC, WebP, GIF) or music (MP3, M4A, WAV, OGG).",
-                formats=LOCAL_FORMATS,
-            )
-        if suffix in AUDIO_SUFFIXES:
-            duration = await asyncio.to_thread(audio.probe, path)
-            kind: Literal["image", "audio"] = "audio"
-            info = None
-        else:
-            try:
-                info = await asyncio.to_thread(images.inspect, path)
-            except BadImage:
-                if suffix in IMAGE_SUFFIXES:
-                    raise
-                raise UnsupportedFile(
-                    f"I can't use a .{suffix or '?'} file. I take photos (JPEG, PNG, HEIC, "
-                    "WebP, GIF) and music (MP3, M4A, WAV, OGG).",
-                    formats=LOCAL_FORMATS,
-                ) from None
-            kind = "image"
-            duration = None
+        checked = await asyncio.to_thread(self._inspect, path, filename, suffix)
         async with self._lock(session):
             project = self._load(session)
             index = len(project.photos) + (1 if project.music else 0) + 1
             stored = f"{index:03d}-{_safe_name(filename)}"
             await asyncio.to_thread(shutil.copyfile, path, self._dir(session) / stored)
-            media = Media(
-                stored,
-                Path(filename).name or stored,
-                width=info.width if info else None,
-                height=info.height if info else None,
-                duration_s=duration,
-            )
-            if kind == "image":
-                project.photos.append(media)
+            if checked.kind == "audio":
+                project.music = Media(stored, checked.name, duration_s=checked.duration_s)
+                # The user's own audio replaces a library track.
+                project.settings = replace(project.settings, music=True, music_track=None)
             else:
-                project.music = media
+                project.photos.append(
+                    Media(stored, checked.name, checked.width, checked.height, checked.duration_s,
+                          checked.kind)
+                )  # fmt: skip
             project.rebuild()
             self._save(session, project)
         return UploadedFile(
-            media.name, kind, width=media.width, height=media.height, duration_s=duration
+            checked.name,
+            "image" if checked.kind == "image" else "audio" if checked.kind == "audio" else "video",
+            width=checked.width,
+            height=checked.height,
+            duration_s=checked.duration_s,
         )
+
+    def _inspect(self, path: Path, filename: str, suffix: str) -> _Checked:
+        """What the file is, checked (runs in a worker thread); raises `BadInput` or
+        `UnsupportedFile`."""
+        name = Path(filename).name or path.name
+        if suffix in AUDIO_SUFFIXES:
+            return _Checked(name, "audio", duration_s=audio.probe(path))
+        limit = self._settings.max_input_seconds
+        if suffix in VIDEO_SUFFIXES or (suffix == "gif" and images.animated(path)):
+            found = moving.probe(path, limit)
+            kind: Literal["video", "animation"] = "animation" if suffix == "gif" else "video"
+            return _Checked(name, kind, found.width, found.height, found.duration_s)
+        try:
+            info = images.inspect(path)
+        except BadImage:
+            if suffix in IMAGE_SUFFIXES:
+                raise
+            raise UnsupportedFile(
+                f"I can't use a .{suffix or '?'} file. I take photos (JPEG, PNG, HEIC, "
+                "WebP, GIF), short videos (MP4, MOV, WebM, MKV) and music (MP3, M4A, WAV, OGG).",
+                formats=LOCAL_FORMATS,
+            ) from None
+        return _Checked(name, "image", info.width, info.height)
 
     async def instruct(
         self, session: BackendSession, text: str, language: Lang
@@ -194,11 +211,13 @@ class LocalBackend:
             parsed = ins.parse(text)
             changes = list(parsed.changes)
             notes: list[str] = []
-            if project.music is None and any(isinstance(c, ins.SetMusic) and c.on for c in changes):
-                changes = [c for c in changes if not isinstance(c, ins.SetMusic)]
+            changes, unmet = ch.choose_music(changes, project.settings, project.music is not None)
+            if unmet:
                 notes.append(say("local_music_first", language))
-            project.settings = ins.apply(project.settings, changes)
-            title = next((c.text for c in changes if isinstance(c, ins.SetTitle) and c.text), None)
+            project.settings = ch.apply(project.settings, changes)
+            if any(isinstance(c, ch.SetMotion) and c.move == "zoom_face" for c in changes):
+                notes.extend(await self._face_notes(session, project, language))
+            title = next((c.text for c in changes if isinstance(c, ch.SetTitle) and c.text), None)
             if title:
                 from backends.local.overlay import missing_glyphs
 
@@ -207,7 +226,7 @@ class LocalBackend:
                     notes.append(say("local_missing_glyphs", language, missing=missing))
             project.draft = make_draft(project.settings, project.photos, project.music)
             self._save(session, project)
-        lines = [" · ".join(ins.describe(c, language) for c in changes)] if changes else []
+        lines = [" · ".join(ch.describe(c, language) for c in changes)] if changes else []
         if parsed.unknown:
             examples = say("local_examples", language)
             lines.append(
@@ -217,6 +236,24 @@ class LocalBackend:
         # The engine follows this with the project's timeline (one summary for every
         # backend) and renders the clip when it changed.
         yield TextMessage("\n".join(lines), show_project=True)
+
+    async def _face_notes(
+        self, session: BackendSession, project: _Project, language: Lang
+    ) -> list[str]:
+        """What to tell a user who asked to zoom in on the face when no photo has one."""
+        from backends.local import faces
+
+        if not faces.available():
+            return [say("local_faces_off", language)]
+        folder = self._dir(session)
+        for item in project.photos:
+            found = (
+                [] if item.moving else await asyncio.to_thread(faces.in_photo, folder / item.file)
+            )
+            if found:
+                return []
+        log.info("zoom on the face asked, no face found in session %s", session.session_id)
+        return [say("local_no_face", language)]
 
     async def state(self, session: BackendSession) -> ProjectState:
         """The draft (empty until the first instruction after a photo)."""
@@ -241,7 +278,7 @@ class LocalBackend:
         `dest_dir`, reporting whole percents."""
         from backends.local.render import render
 
-        spec = await asyncio.to_thread(self._spec, session, dest_dir)
+        spec = await asyncio.to_thread(self._spec, session, dest_dir, max_bytes)
         out = dest_dir / f"clip-{session.session_id[:8]}-{int(time.time() * 1000)}.mp4"
         if self._render_slot.locked():
             yield ExportProgress("queued")
@@ -292,7 +329,7 @@ class LocalBackend:
             size_bytes=result.size_bytes,
         )
 
-    def _spec(self, session: BackendSession, dest_dir: Path) -> RenderSpec:
+    def _spec(self, session: BackendSession, dest_dir: Path, max_bytes: int | None) -> RenderSpec:
         project = self._load(session)
         if project.draft is None:
             # Photos but no instruction yet: there is no clip to render.
@@ -309,8 +346,14 @@ class LocalBackend:
             preset=self._settings.render_preset,
             crf=self._settings.render_crf,
             max_bitrate_kbps=self._settings.render_max_bitrate_kbps,
+            music_lufs=self._settings.music_lufs,
+            max_bytes=max_bytes,
         )
-        missing = [s.path.name for s in spec.slides if not s.path.exists()]
+        missing = [
+            s.path.name
+            for s in spec.slides
+            if isinstance(s, Slide | VideoSlide) and not s.path.exists()
+        ]
         if missing:
             raise SessionLost(f"The photos of this project are gone ({', '.join(missing)}).")
         dest_dir.mkdir(parents=True, exist_ok=True)

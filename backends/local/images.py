@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from backends.local import colour
 from bot.errors import BadImage
 
 if TYPE_CHECKING:
@@ -109,6 +110,17 @@ def inspect(path: Path) -> ImageInfo:
     return ImageInfo(w, h, fmt)
 
 
+def animated(path: Path) -> bool:
+    """Whether the file is a picture with more than one frame (an animated GIF); False
+    for anything Pillow cannot open (`inspect` then says why)."""
+    try:
+        img = _open(path)
+    except BadImage:
+        return False
+    with img:
+        return bool(getattr(img, "is_animated", False))
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
     """Flatten any mode (CMYK, 16-bit, palette, transparency) to 8-bit RGB."""
     from PIL import Image
@@ -152,8 +164,9 @@ def load(path: Path, need: Callable[[int, int], tuple[int, int]]) -> Image.Image
             img.draft("RGB", (int(need_w * DRAFT_SLACK), int(need_h * DRAFT_SLACK)))
         img.seek(0)  # animated GIF, multi-frame TIFF or HEIC: the first picture
         img.load()
+        icc = img.info.get("icc_profile")
         upright = ImageOps.exif_transpose(img)
-        out = _to_rgb(upright)
+        out = _to_rgb(colour.to_srgb(upright, icc if isinstance(icc, bytes) else None))
         out.load()
         return out
     except BadImage:

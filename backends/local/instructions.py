@@ -1,95 +1,29 @@
 """Instructions in English or Chinese, understood by rules (no model).
 
-`parse` turns one message into a typed list of changes and the words it did not
-understand; `apply` folds changes into `ClipSettings`; `describe` echoes them back.
+`parse` turns one message into a typed list of changes (`backends.local.changes`) and
+the words it did not understand.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from backends.local.clip import Aspect, ClipSettings
-from backends.local.motion import Move
-from bot.words import Lang, say
-
-
-@dataclass(frozen=True, slots=True)
-class SetMotion:
-    """Change the camera move."""
-
-    move: Move
-
-
-@dataclass(frozen=True, slots=True)
-class SetDuration:
-    """Change the length, in seconds."""
-
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class SetAspect:
-    """Change the aspect ratio."""
-
-    aspect: Aspect
-
-
-@dataclass(frozen=True, slots=True)
-class SetResolution:
-    """Change the resolution (short side: 720 or 1080)."""
-
-    lines: int
-
-
-@dataclass(frozen=True, slots=True)
-class SetFps:
-    """Change the frame rate."""
-
-    fps: int
-
-
-@dataclass(frozen=True, slots=True)
-class SetTitle:
-    """Show a title for the first seconds (None removes it)."""
-
-    text: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class SetFades:
-    """Fade in from black and/or out to black."""
-
-    fade_in: bool
-    fade_out: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SetSpeed:
-    """Make the camera move slower (<1) or faster (>1)."""
-
-    factor: float
-
-
-@dataclass(frozen=True, slots=True)
-class SetMusic:
-    """Use the uploaded audio as background music, or not."""
-
-    on: bool
-
-
-Change = (
-    SetMotion
-    | SetDuration
-    | SetAspect
-    | SetResolution
-    | SetFps
-    | SetTitle
-    | SetFades
-    | SetSpeed
-    | SetMusic
+from backends.local.changes import (
+    Change,
+    PickMusic,
+    SetAspect,
+    SetDuration,
+    SetFades,
+    SetFps,
+    SetMotion,
+    SetMusic,
+    SetResolution,
+    SetSpeed,
+    SetTitle,
 )
+from backends.local.library import Mood
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +90,39 @@ def _aspect(m: re.Match[str]) -> Change:
     return SetAspect(f"{w}:{h}")  # type: ignore[arg-type]
 
 
+#: Words for each mood of the music library, English and Chinese.
+_MOOD_WORDS: dict[Mood, tuple[str, str]] = {
+    "calm": (
+        "calm|relaxing|relaxed|peaceful|chill|soothing|quiet|ambient",
+        "平静|安静|舒缓|轻松|放松|宁静",
+    ),
+    "energetic": (
+        "upbeat|energetic|lively|dynamic|exciting|epic|powerful|fast",
+        "动感|激昂|活泼|热血|劲爆",
+    ),
+    "happy": ("happy|cheerful|joyful|joyous|fun|bright|playful", "欢快|快乐|开心|愉快|欢乐"),
+    "nostalgic": ("nostalgic|retro|wistful|sentimental|melancholic|sad", "怀旧|复古|伤感|忧伤"),
+    "tender": ("tender|romantic|gentle|soft|warm|sweet|loving", "温柔|浪漫|温馨|甜蜜|柔和"),
+}
+
+
+def _mood(m: re.Match[str]) -> Change | None:
+    word = next(g for g in m.groups() if g is not None).lower()
+    for mood, (en, zh) in _MOOD_WORDS.items():
+        if word in en.split("|") or word in zh.split("|"):
+            return PickMusic(mood)
+    return None
+
+
+_TUNE = r"(?:background |bgm )?(?:music|song|track|tune|soundtrack|bgm)"
+_MOOD_RULE = (
+    r"\b("
+    + "|".join(en for en, _ in _MOOD_WORDS.values())
+    + r")(?: (?:background|bgm|instrumental))? (?:music|song|track|tune|soundtrack|bgm)\b|("
+    + "|".join(zh for _, zh in _MOOD_WORDS.values())
+    + r")(?:一点|一些)?的?(?:背景)?(?:音乐|配乐|歌曲|歌|曲子)"
+)
+
 # Order matters: longer and more specific phrases first; each match is removed.
 _MUSIC_WORD = r"(?:music|audio|song|soundtrack)"
 _PAN = r"(?:s|ning|ing)?(?: to(?: the)?)? "
@@ -167,7 +134,17 @@ RULES: Sequence[Rule] = (
         + r"\b|\bsilent\b|不要(?:背景)?音乐|去掉(?:背景)?音乐|静音|无音乐",
         _fixed(SetMusic(False)),
     ),
-    (r"\b(?:background )?(?:music|soundtrack|song)\b|背景音乐|配乐|音乐", _fixed(SetMusic(True))),
+    (
+        r"\b(?:change|switch|swap|replace)(?: the| this)? " + _TUNE + r"\b"
+        r"|\b(?:another|a different|different|other|next|new) " + _TUNE + r"\b"
+        r"|换(?:一首|一个|首|个)(?:背景)?(?:音乐|歌|曲子|配乐)?|换(?:背景)?(?:音乐|配乐|歌)",
+        _fixed(PickMusic(another=True)),
+    ),
+    (_MOOD_RULE, _mood),
+    (
+        r"\b(?:background )?(?:music|soundtrack|song|bgm)\b|背景音乐|配乐|音乐",
+        _fixed(SetMusic(True)),
+    ),
     (
         r"\b(?:no|remove|without)(?: the)? (?:title|caption|text)\b|去掉标题|不要标题",
         _fixed(SetTitle(None)),
@@ -179,7 +156,15 @@ RULES: Sequence[Rule] = (
     ),
     (r"\bfade[ -]?in\b|\bfade from black\b|淡入", _fixed(SetFades(True, False))),
     (r"\bfade[ -]?out\b|\bfade to black\b|淡出", _fixed(SetFades(False, True))),
-    # camera motion
+    # camera motion (the face first: it also says "zoom in")
+    (
+        r"\b(?:zoom(?:s|ing)?|push(?:es|ing)?)(?:[ -]?in(?:to)?)? (?:on|to|towards?) "
+        r"(?:the |her |his |their |my |our |a )?(?:faces?|person|people)\b"
+        r"|\b(?:focus|centre|center|frame)(?: it)? on (?:the |her |his |their |my )?faces?\b"
+        r"|\bface (?:zoom|close[ -]?up)\b|\bclose[ -]?up\b"
+        r"|对准人脸|对准脸|聚焦人脸|放大人脸|人脸特写|脸部特写|特写",
+        _fixed(SetMotion("zoom_face")),
+    ),
     (
         r"\bzoom(?:s|ing)?[ -]?out\b|\bpull(?:s|ing)?[ -]?(?:back|out)\b|缩小|拉远",
         _fixed(SetMotion("zoom_out")),
@@ -266,14 +251,15 @@ _FILLER_EN = frozenset(
     smooth smoothly slow slowly resolution title titled called text caption say says
     duration length frame rate fps speed motion move movement quality into as is should
     about around but really very thanks thank hi hello hey ok okay so up now
-    instead change switch go keep instagram telegram discord whatsapp wechat post""".split()  # noqa: SIM905 - a word list reads better so
+    instead change switch go keep instagram telegram discord whatsapp wechat post
+    each separately separate individually one per every clips videos""".split()  # noqa: SIM905 - a word list reads better so
 )
 _FILLER_ZH = tuple(
     sorted(
         """请 帮我 帮 我 做一个 做个 做 一个 个 把 让 的 吧 和 并且 然后 加上 添加 加 要 视频 照片
         图片 短片 镜头 效果 慢慢地 地 成 为 用 点 些 了 啊 呀 吗 呢 再 来 给 配上 改成 改 换成 换
         好的 好 行 可以 标题 文字 秒钟 动画 一下 一点 设置 变成 时长 长度 分辨率 比例 画面 帧率
-        谢谢 也 还 就 都 这张 这个 它""".split(),  # noqa: SIM905 - a word list reads better so
+        谢谢 也 还 就 都 这张 这个 它 分别 每张 每个 各自 单独""".split(),  # noqa: SIM905 - a word list reads better so
         key=len,
         reverse=True,
     )
@@ -327,56 +313,3 @@ def _accepts(m: re.Match[str]) -> bool:
         if rx.pattern == m.re.pattern:
             return make(m) is not None
     return True
-
-
-def apply(settings: ClipSettings, changes: Sequence[Change]) -> ClipSettings:
-    """The settings after `changes`, in order."""
-    for c in changes:
-        if isinstance(c, SetMotion):
-            settings = replace(settings, move=c.move)
-        elif isinstance(c, SetDuration):
-            settings = replace(settings, duration_s=c.seconds)
-        elif isinstance(c, SetAspect):
-            settings = replace(settings, aspect=c.aspect)
-        elif isinstance(c, SetResolution):
-            settings = replace(settings, resolution=c.lines)
-        elif isinstance(c, SetFps):
-            settings = replace(settings, fps=c.fps)
-        elif isinstance(c, SetTitle):
-            settings = replace(settings, title=c.text)
-        elif isinstance(c, SetFades):
-            settings = replace(
-                settings,
-                fade_in=settings.fade_in or c.fade_in,
-                fade_out=settings.fade_out or c.fade_out,
-            )
-        elif isinstance(c, SetSpeed):
-            settings = replace(settings, speed=min(3.0, max(0.25, settings.speed * c.factor)))
-        else:
-            settings = replace(settings, music=c.on)
-    return settings
-
-
-def describe(change: Change, lang: Lang = "en") -> str:
-    """One short phrase for a change, as echoed to the user."""
-    if isinstance(change, SetMotion):
-        return say(f"move_{change.move}", lang)
-    if isinstance(change, SetDuration):
-        return say("change_seconds", lang, seconds=f"{change.seconds:g}")
-    if isinstance(change, SetAspect):
-        return change.aspect
-    if isinstance(change, SetResolution):
-        return f"{change.lines}p"
-    if isinstance(change, SetFps):
-        return f"{change.fps} fps"
-    if isinstance(change, SetTitle):
-        if change.text is None:
-            return say("change_no_title", lang)
-        return say("change_title", lang, text=change.text)
-    if isinstance(change, SetFades):
-        if change.fade_in and change.fade_out:
-            return say("change_fade_both", lang)
-        return say("change_fade_in" if change.fade_in else "change_fade_out", lang)
-    if isinstance(change, SetSpeed):
-        return say("change_slower" if change.factor < 1 else "change_faster", lang)
-    return say("change_music" if change.on else "change_no_music", lang)

@@ -13,12 +13,12 @@ from typing import Literal
 
 Move = Literal[
     "zoom_in", "zoom_out", "pan_left", "pan_right", "pan_up", "pan_down", "rotate", "breathe",
-    "still",
+    "still", "zoom_face",
 ]  # fmt: skip
 
 MOVES: tuple[Move, ...] = (
     "zoom_in", "zoom_out", "pan_left", "pan_right", "pan_up", "pan_down", "rotate", "breathe",
-    "still",
+    "still", "zoom_face",
 )  # fmt: skip
 
 #: How far each move goes at speed 1 (zoom factor gained, or degrees for rotate).
@@ -26,6 +26,8 @@ BASE_ZOOM = 0.15
 BASE_PAN_ZOOM = 1.15
 BASE_ROTATE_DEG = 3.0
 BASE_BREATHE = 0.04
+#: "Zoom in on the face" goes this deep at speed 1, ending centred on the face.
+BASE_FACE_ZOOM = 0.45
 MAX_ZOOM = 1.6
 
 Affine = tuple[tuple[float, float, float], tuple[float, float, float]]
@@ -53,14 +55,46 @@ def _cover_zoom(angle: float, aspect: float) -> float:
     return max(c + s / aspect, c + s * aspect)
 
 
-def camera_at(move: Move, t: float, speed: float = 1.0, aspect: float = 1.0) -> Camera:
-    """The camera at time `t` (0..1 through the clip) for `move`; `aspect` is width/height."""
-    e = ease(t)
-    speed = max(0.1, speed)
+def camera_at(
+    move: Move,
+    t: float,
+    speed: float = 1.0,
+    aspect: float = 1.0,
+    target: tuple[float, float] | None = None,
+) -> Camera:
+    """The camera at time `t` (0..1 through the clip) for `move`; `aspect` is width/height.
+
+    `target` (fractions of the still: a face) is what zooms and breathing aim at: the
+    camera drifts towards it as it zooms, reaching it (as near as the still's edges
+    allow) at the deepest point, so it stays in view all the way.
+    """
+    cam = _centred(move, ease(t), max(0.1, speed), aspect)
+    if target is None or move not in _AIMED:
+        return cam
+    deepest = max_zoom(move, speed, aspect)
+    if deepest <= 1.0:
+        return cam
+    k = (cam.zoom - 1.0) / (deepest - 1.0)
+    margin = 1.0 / (2.0 * deepest)
+
+    def toward(aim: float) -> float:
+        return 0.5 + (min(1.0 - margin, max(margin, aim)) - 0.5) * k
+
+    return Camera(toward(target[0]), toward(target[1]), cam.zoom, cam.angle)
+
+
+#: The moves that aim at a target when there is one.
+_AIMED: frozenset[Move] = frozenset({"zoom_in", "zoom_out", "zoom_face", "breathe"})
+
+
+def _centred(move: Move, e: float, speed: float, aspect: float) -> Camera:
+    """The camera for `move` at eased progress `e`, around the still's centre."""
     if move == "zoom_in":
         return Camera(0.5, 0.5, 1.0 + min(BASE_ZOOM * speed, MAX_ZOOM - 1.0) * e)
     if move == "zoom_out":
         return Camera(0.5, 0.5, 1.0 + min(BASE_ZOOM * speed, MAX_ZOOM - 1.0) * (1.0 - e))
+    if move == "zoom_face":
+        return Camera(0.5, 0.5, 1.0 + min(BASE_FACE_ZOOM * speed, MAX_ZOOM - 1.0) * e)
     if move in ("pan_left", "pan_right", "pan_up", "pan_down"):
         zoom = min(1.0 + (BASE_PAN_ZOOM - 1.0) * speed, MAX_ZOOM)
         # The window is 1/zoom of the still; its centre can travel over the rest.
@@ -86,7 +120,8 @@ def camera_at(move: Move, t: float, speed: float = 1.0, aspect: float = 1.0) -> 
 
 def max_zoom(move: Move, speed: float = 1.0, aspect: float = 1.0, samples: int = 64) -> float:
     """The largest zoom the move reaches (the still is built this much larger)."""
-    return max(camera_at(move, i / samples, speed, aspect).zoom for i in range(samples + 1))
+    speed = max(0.1, speed)
+    return max(_centred(move, ease(i / samples), speed, aspect).zoom for i in range(samples + 1))
 
 
 def camera_matrix(cam: Camera, out_w: int, out_h: int, still_w: int, still_h: int) -> Affine:
@@ -117,12 +152,14 @@ def pixel_matrix(m: Affine, scale: float = 1.0) -> Affine:
 
 def path(
     move: Move, frames: int, out_w: int, out_h: int, still_w: int, still_h: int,
-    speed: float = 1.0,
+    speed: float = 1.0, target: tuple[float, float] | None = None,
 ) -> list[Affine]:  # fmt: skip
     """One continuous matrix per frame of a clip of `frames` frames."""
     aspect = out_w / out_h
     last = max(1, frames - 1)
     return [
-        camera_matrix(camera_at(move, i / last, speed, aspect), out_w, out_h, still_w, still_h)
+        camera_matrix(
+            camera_at(move, i / last, speed, aspect, target), out_w, out_h, still_w, still_h
+        )
         for i in range(frames)
     ]

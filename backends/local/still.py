@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from backends.local import images
+from backends.local.faces import Box
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,11 +39,12 @@ def even(x: float) -> int:
 @dataclass(frozen=True, slots=True)
 class Still:
     """Y at full size and Cb, Cr interleaved at half size (NV12's layout), uint8, limited
-    range."""
+    range; `subject` is where the faces are in it (None: none found or not looked for)."""
 
     y: NDArray[np.uint8]
     uv: NDArray[np.uint8]
     fit: Fit
+    subject: Box | None = None
 
     @property
     def width(self) -> int:
@@ -97,7 +99,17 @@ def _resize(photo: Image.Image, w: int, h: int) -> Image.Image:
     return Image.fromarray(cv2.resize(np.asarray(photo), (w, h), interpolation=method))
 
 
-def _compose(photo: Image.Image, cw: int, ch: int, fit: Fit) -> Image.Image:
+def window(size: int, span: int, lo: float, hi: float) -> int:
+    """Where a window of `span` pixels starts in `size` so that it holds [lo, hi] centred
+    (as far as the edges allow); a centred window when lo > hi (nothing to hold)."""
+    centre = (lo + hi) / 2 if lo <= hi else size / 2
+    return min(size - span, max(0, round(centre - span / 2)))
+
+
+def _compose(
+    photo: Image.Image, cw: int, ch: int, fit: Fit, subject: Box | None = None
+) -> tuple[Image.Image, Box | None]:
+    """The canvas (cw×ch) and where `subject` (fractions of the photo) lands on it."""
     from PIL import Image, ImageFilter
 
     pw, ph = photo.size
@@ -105,8 +117,13 @@ def _compose(photo: Image.Image, cw: int, ch: int, fit: Fit) -> Image.Image:
         s = max(cw / pw, ch / ph)
         sw, sh = max(cw, round(pw * s)), max(ch, round(ph * s))
         scaled = _resize(photo, sw, sh)
-        left, top = (sw - cw) // 2, (sh - ch) // 2
-        return scaled.crop((left, top, left + cw, top + ch))
+        box = subject or Box(1, 1, 0, 0)  # an empty box: the centre
+        left = window(sw, cw, box.x0 * sw, box.x1 * sw)
+        top = window(sh, ch, box.y0 * sh, box.y1 * sh)
+        placed = subject.mapped(
+            lambda x: (x * sw - left) / cw, lambda y: (y * sh - top) / ch
+        ) if subject else None  # fmt: skip
+        return scaled.crop((left, top, left + cw, top + ch)), placed
     s = min(cw / pw, ch / ph)
     fw, fh = max(1, round(pw * s)), max(1, round(ph * s))
     fg = _resize(photo, fw, fh)
@@ -120,12 +137,18 @@ def _compose(photo: Image.Image, cw: int, ch: int, fit: Fit) -> Image.Image:
     bg = bg.filter(ImageFilter.GaussianBlur(radius=max(2, small_w // 12)))
     bg = bg.point(lambda v: int(v * 0.55))
     canvas = bg.resize((cw, ch), Image.Resampling.BICUBIC)
-    canvas.paste(fg, ((cw - fw) // 2, (ch - fh) // 2))
-    return canvas
+    left, top = (cw - fw) // 2, (ch - fh) // 2
+    canvas.paste(fg, (left, top))
+    placed = subject.mapped(
+        lambda x: (left + x * fw) / cw, lambda y: (top + y * fh) / ch
+    ) if subject else None  # fmt: skip
+    return canvas, placed
 
 
-def build(path: Path, out_w: int, out_h: int, zoom: float) -> Still:
-    """Build the still for an `out_w`×`out_h` output whose deepest zoom is `zoom`.
+def build(path: Path, out_w: int, out_h: int, zoom: float, *, faces: bool = True) -> Still:
+    """Build the still for an `out_w`×`out_h` output whose deepest zoom is `zoom`; with
+    `faces`, a cover crop keeps the photo's faces in and `Still.subject` says where they
+    are.
 
     Its aspect is the output's (to within rounding to even sizes).
     """
@@ -151,7 +174,15 @@ def build(path: Path, out_w: int, out_h: int, zoom: float) -> Still:
         # (never below the output) looks the same and costs less per frame.
         shrink = max(1.0 / zoom, 1.0 / up)
         cw, ch = max(out_w, even(cw * shrink)), max(out_h, even(ch * shrink))
-    canvas = _compose(photo, cw, ch, fit)
+    subject = None
+    if faces:
+        from backends.local import faces as face_finder
+
+        found = face_finder.detect(np.asarray(photo))
+        # The window the crop keeps, as a fraction of the photo on each side.
+        s = max(cw / pw, ch / ph) if fit == "cover" else min(cw / pw, ch / ph)
+        subject = face_finder.subject(found, cw / (pw * s), ch / (ph * s))
+    canvas, placed = _compose(photo, cw, ch, fit, subject)
     photo.close()
     y, u, v = rgb_to_yuv709(np.asarray(canvas))
-    return Still(y, np.ascontiguousarray(np.dstack([u, v])), fit)
+    return Still(y, np.ascontiguousarray(np.dstack([u, v])), fit, placed)

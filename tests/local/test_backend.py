@@ -44,9 +44,9 @@ async def test_photo_to_clip_end_to_end(
     reply = await _say(
         backend, session, "zoom in, 9:16, 1 second, 720p, title 'Summer Sale', with music"
     )
-    assert "Zoom in · 9:16 · 1 s · 720p · title “Summer Sale”" in reply
-    assert "send an audio file first" in reply  # no music uploaded yet
-    up_audio = await backend.upload(session, music, "tone.wav")
+    # No audio sent yet: a track of the bundled library.
+    assert reply == "Zoom in · 9:16 · 1 s · 720p · title “Summer Sale” · music: calm acoustic"
+    up_audio = await backend.upload(session, music, "tone.wav")  # the user's own wins
     assert up_audio.kind == "audio"
     assert up_audio.duration_s == pytest.approx(2.0, abs=0.05)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backends.local.clip import ClipSettings, frame_size, nearest_aspect
-from backends.local.instructions import (
+from backends.local.changes import (
     Change,
     SetAspect,
     SetDuration,
@@ -18,9 +17,9 @@ from backends.local.instructions import (
     SetTitle,
     apply,
     describe,
-    parse,
-    zh_number,
 )
+from backends.local.clip import ClipSettings, frame_size, nearest_aspect
+from backends.local.instructions import parse, zh_number
 
 CASES: list[tuple[str, list[Change], str]] = [
     (
@@ -135,3 +134,21 @@ def test_default_aspect_follows_the_photo(
     assert chosen == aspect
     assert frame_size(chosen, 1080) == frame
     assert all(v % 2 == 0 for v in frame_size(chosen, 720))
+
+
+@pytest.mark.parametrize(
+    ("text", "changes"),
+    [
+        ("zoom in, each", [SetMotion("zoom_in")]),
+        ("one per photo, 9:16", [SetAspect("9:16")]),
+        ("separately", []),
+        ("分别做成竖屏", [SetAspect("9:16")]),
+        ("每张都放大", [SetMotion("zoom_in")]),
+    ],
+)
+def test_batch_words_are_the_engines_and_pass_quietly(text: str, changes: list[Change]) -> None:
+    # "each" / "分别" ask the engine for one clip per photo; the parser must not call
+    # them not understood.
+    parsed = parse(text)
+    assert list(parsed.changes) == changes
+    assert parsed.unknown == ""

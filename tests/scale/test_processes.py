@@ -82,7 +82,7 @@ async def test_a_run_and_two_workers_share_the_queue_and_survive_a_killed_worker
         await fake_api.wait_for(lambda: len(fake_api.calls_to("sendVideo")) >= 15, wait_s=240)
         killed = workers[0]
         async with asyncio.timeout(120):  # killed while it holds requests
-            while not (held := await _owned_by(database, killed.pid)):
+            while not (held := await _owned_by(database, killed.pid)):  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
         await killed.kill()
         await fake_api.wait_for(
