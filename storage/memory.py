@@ -43,6 +43,8 @@ class MemoryStore:
         self.updates: dict[tuple[str, str], float] = {}
         self.inbox: dict[tuple[str, str], tuple[str, float | None]] = {}
         self.locks: dict[str, tuple[str, float]] = {}
+        self.projects: dict[tuple[str, str], str] = {}
+        self.project_files: dict[tuple[str, str, str], bytes] = {}
         self._owners: dict[int, tuple[str | None, float]] = {}
         self.blocked: dict[str, str] = {}
         self.clips: list[ClipRecord] = []
@@ -265,6 +267,32 @@ class MemoryStore:
     async def unhandled_updates(self, platform: str) -> list[tuple[str, str]]:
         """(update id, payload) of updates received but never handled, oldest first."""
         return [(u, p) for (pl, u), (p, at) in self.inbox.items() if pl == platform and at is None]
+
+    # --- a backend's projects ------------------------------------------------------------
+
+    async def load_project(self, backend: str, project_id: str) -> str | None:
+        """A project's saved state, or None."""
+        return self.projects.get((backend, project_id))
+
+    async def save_project(self, backend: str, project_id: str, state: str) -> None:
+        """Create or replace a project's state."""
+        self.projects[(backend, project_id)] = state
+
+    async def save_project_file(
+        self, backend: str, project_id: str, name: str, data: bytes
+    ) -> None:
+        """Keep a file of a project."""
+        self.project_files[(backend, project_id, name)] = data
+
+    async def load_project_file(self, backend: str, project_id: str, name: str) -> bytes | None:
+        """A file of a project, or None."""
+        return self.project_files.get((backend, project_id, name))
+
+    async def delete_project(self, backend: str, project_id: str) -> None:
+        """Forget a project and its files."""
+        self.projects.pop((backend, project_id), None)
+        for key in [k for k in self.project_files if k[:2] == (backend, project_id)]:
+            del self.project_files[key]
 
     # --- leadership ----------------------------------------------------------------------
 

@@ -124,6 +124,20 @@ MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX credit_spend_by_user ON credit_spend (user_key, created_at);
     CREATE INDEX requests_by_time ON requests (created_at);
+    CREATE TABLE projects (
+        backend TEXT NOT NULL,
+        project_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (backend, project_id)
+    );
+    CREATE TABLE project_files (
+        backend TEXT NOT NULL,
+        project_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        data BYTEA NOT NULL,
+        PRIMARY KEY (backend, project_id, name)
+    );
     """,
 )
 

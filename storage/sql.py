@@ -304,6 +304,50 @@ class SqlStore(ABC):
         )
         return [(str(row[0]), str(row[1])) for row in result.rows]
 
+    # --- a backend's projects ------------------------------------------------------------
+
+    async def load_project(self, backend: str, project_id: str) -> str | None:
+        """A project's saved state, or None."""
+        row = await self._one(
+            "SELECT state FROM projects WHERE backend = ? AND project_id = ?",
+            (backend, project_id),
+        )
+        return None if row is None else str(row[0])
+
+    async def save_project(self, backend: str, project_id: str, state: str) -> None:
+        """Create or replace a project's state."""
+        await self._run(
+            "INSERT INTO projects (backend, project_id, state, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (backend, project_id) DO UPDATE SET state = excluded.state, "
+            "updated_at = excluded.updated_at",
+            (backend, project_id, state, time.time()),
+        )
+
+    async def save_project_file(
+        self, backend: str, project_id: str, name: str, data: bytes
+    ) -> None:
+        """Keep a file of a project, for any process to fetch."""
+        await self._run(
+            "INSERT INTO project_files (backend, project_id, name, data) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (backend, project_id, name) DO UPDATE SET data = excluded.data",
+            (backend, project_id, name, data),
+        )
+
+    async def load_project_file(self, backend: str, project_id: str, name: str) -> bytes | None:
+        """A file of a project, or None."""
+        row = await self._one(
+            "SELECT data FROM project_files WHERE backend = ? AND project_id = ? AND name = ?",
+            (backend, project_id, name),
+        )
+        return None if row is None else bytes(row[0])
+
+    async def delete_project(self, backend: str, project_id: str) -> None:
+        """Forget a project and its files."""
+        for table in ("project_files", "projects"):
+            await self._run(
+                f"DELETE FROM {table} WHERE backend = ? AND project_id = ?", (backend, project_id)
+            )
+
     # --- leadership ----------------------------------------------------------------------
 
     async def hold_lock(self, name: str, owner: str, ttl_s: float) -> bool:

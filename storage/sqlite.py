@@ -133,6 +133,24 @@ MIGRATIONS: Sequence[str] = (
     CREATE INDEX credit_spend_by_user ON credit_spend (user_key, created_at);
     CREATE INDEX requests_by_time ON requests (created_at);
     """,
+    # 5: the local renderer's projects and their files, in the database: any process
+    # can render any chat's project (no shared disk).
+    """
+    CREATE TABLE projects (
+        backend TEXT NOT NULL,
+        project_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (backend, project_id)
+    );
+    CREATE TABLE project_files (
+        backend TEXT NOT NULL,
+        project_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (backend, project_id, name)
+    );
+    """,
 )
 
 

@@ -1,7 +1,7 @@
 """`LocalBackend`: the embedded renderer behind the `Backend` interface.
 
-Each session is a folder `data_dir/local/<session_id>/` holding `state.json` (the
-project: clip settings and files) and the uploaded files, so projects survive a restart.
+Each session is a project kept in the store (its clip settings and uploaded files: see
+`backends.local.projects`), so it survives a restart and any process can render it.
 Instructions are parsed by rules and change the settings; export renders the project in
 a worker thread, one render at a time.
 """
@@ -9,21 +9,20 @@ a worker thread, one render at a time.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
-import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from backends.local import audio, images, moving
 from backends.local import changes as ch
 from backends.local import instructions as ins
-from backends.local.clip import ClipSettings, Media, make_draft, render_spec
+from backends.local.clip import Media, make_draft, render_spec
+from backends.local.projects import Project, Projects, ProjectStore
 from backends.local.render import RenderSpec, Slide, VideoSlide
 from bot.config import Settings
 from bot.errors import BadImage, NothingToExport, SessionLost, UnsupportedFile
@@ -50,40 +49,6 @@ LOCAL_FORMATS = (
 )  # fmt: skip
 
 
-@dataclass(slots=True)
-class _Project:
-    """What a session's `state.json` holds: the backend's own model of the clip. `draft`
-    is only what status and change summaries read; renders come from the rest."""
-
-    settings: ClipSettings = field(default_factory=ClipSettings)
-    photos: list[Media] = field(default_factory=list)
-    music: Media | None = None
-    draft: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "settings": self.settings.to_json(),
-            "photos": [asdict(p) for p in self.photos],
-            "music": asdict(self.music) if self.music else None,
-            "draft": self.draft,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> _Project:
-        music = data.get("music")
-        return cls(
-            settings=ClipSettings.from_json(data.get("settings") or {}),
-            photos=[Media(**p) for p in data.get("photos") or []],
-            music=Media(**music) if isinstance(music, dict) else None,
-            draft=data.get("draft"),
-        )
-
-    def rebuild(self) -> None:
-        """Regenerate the draft after a change (only once one exists)."""
-        if self.draft is not None and self.photos:
-            self.draft = make_draft(self.settings, self.photos, self.music)
-
-
 @dataclass(frozen=True, slots=True)
 class _Checked:
     """An uploaded file, checked: what it is and its size or length."""
@@ -105,34 +70,12 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: ProjectStore) -> None:
         self._settings = settings
-        self._root = settings.data_dir / "local"
+        self._projects = Projects(store, settings.data_dir / "local")
         # Two shared cores: one render at a time, others wait their turn.
         self._render_slot = asyncio.Semaphore(1)
         self._locks: dict[str, asyncio.Lock] = {}
-
-    # --- persistence --------------------------------------------------------------------
-
-    def _dir(self, session: BackendSession) -> Path:
-        if not re.fullmatch(r"[0-9a-f]{32}", session.session_id):
-            raise SessionLost("That local project id is not valid.")
-        return self._root / session.session_id
-
-    def _load(self, session: BackendSession) -> _Project:
-        path = self._dir(session) / "state.json"
-        try:
-            return _Project.from_json(json.loads(path.read_text(encoding="utf-8")))
-        except FileNotFoundError as exc:
-            raise SessionLost("This local project no longer exists; starting over.") from exc
-        except (ValueError, TypeError) as exc:
-            raise SessionLost("This local project's saved state is damaged.") from exc
-
-    def _save(self, session: BackendSession, project: _Project) -> None:
-        folder = self._dir(session)
-        tmp = folder / "state.json.tmp"
-        tmp.write_text(json.dumps(project.to_json(), ensure_ascii=False), encoding="utf-8")
-        tmp.replace(folder / "state.json")
 
     def _lock(self, session: BackendSession) -> asyncio.Lock:
         return self._locks.setdefault(session.session_id, asyncio.Lock())
@@ -142,8 +85,7 @@ class LocalBackend:
     async def open_session(self, language: Lang) -> BackendSession:
         """Start a new project folder."""
         session = BackendSession(uuid.uuid4().hex)
-        self._dir(session).mkdir(parents=True, exist_ok=True)
-        self._save(session, _Project())
+        await self._projects.save(session, Project())
         log.info("local session %s opened", session.session_id)
         return session
 
@@ -153,10 +95,10 @@ class LocalBackend:
         suffix = suffix_of(filename) or suffix_of(path.name)
         checked = await asyncio.to_thread(self._inspect, path, filename, suffix)
         async with self._lock(session):
-            project = self._load(session)
+            project = await self._projects.load(session)
             index = len(project.photos) + (1 if project.music else 0) + 1
             stored = f"{index:03d}-{_safe_name(filename)}"
-            await asyncio.to_thread(shutil.copyfile, path, self._dir(session) / stored)
+            await self._projects.add_file(session, stored, path)
             if checked.kind == "audio":
                 project.music = Media(stored, checked.name, duration_s=checked.duration_s)
                 # The user's own audio replaces a library track.
@@ -167,7 +109,7 @@ class LocalBackend:
                           checked.kind)
                 )  # fmt: skip
             project.rebuild()
-            self._save(session, project)
+            await self._projects.save(session, project)
         return UploadedFile(
             checked.name,
             "image" if checked.kind == "image" else "audio" if checked.kind == "audio" else "video",
@@ -204,7 +146,7 @@ class LocalBackend:
     ) -> AsyncIterator[AgentEvent]:
         """Apply one instruction to the clip and echo what changed; never renders."""
         async with self._lock(session):
-            project = self._load(session)
+            project = await self._projects.load(session)
             if not project.photos:
                 yield TextMessage(say("local_photo_first", language))
                 return
@@ -225,7 +167,7 @@ class LocalBackend:
                 if missing:
                     notes.append(say("local_missing_glyphs", language, missing=missing))
             project.draft = make_draft(project.settings, project.photos, project.music)
-            self._save(session, project)
+            await self._projects.save(session, project)
         lines = [" · ".join(ch.describe(c, language) for c in changes)] if changes else []
         if parsed.unknown:
             examples = say("local_examples", language)
@@ -238,14 +180,14 @@ class LocalBackend:
         yield TextMessage("\n".join(lines), show_project=True)
 
     async def _face_notes(
-        self, session: BackendSession, project: _Project, language: Lang
+        self, session: BackendSession, project: Project, language: Lang
     ) -> list[str]:
         """What to tell a user who asked to zoom in on the face when no photo has one."""
         from backends.local import faces
 
         if not faces.available():
             return [say("local_faces_off", language)]
-        folder = self._dir(session)
+        folder = await self._projects.fetch(session, [m.file for m in project.photos])
         for item in project.photos:
             found = (
                 [] if item.moving else await asyncio.to_thread(faces.in_photo, folder / item.file)
@@ -257,7 +199,7 @@ class LocalBackend:
 
     async def state(self, session: BackendSession) -> ProjectState:
         """The draft (empty until the first instruction after a photo)."""
-        project = self._load(session)
+        project = await self._projects.load(session)
         media = len(project.photos) + (1 if project.music else 0)
         return ProjectState(draft=project.draft or {}, user_id=None, media_count=media)
 
@@ -278,7 +220,13 @@ class LocalBackend:
         `dest_dir`, reporting whole percents."""
         from backends.local.render import render
 
-        spec = await asyncio.to_thread(self._spec, session, dest_dir, max_bytes)
+        project = await self._projects.load(session)
+        if project.draft is None:
+            # Photos but no instruction yet: there is no clip to render.
+            raise NothingToExport("Say what to make of the photo first.")
+        # Any process may render it: the files come from the store when not here yet.
+        folder = await self._projects.fetch(session, project.files())
+        spec = await asyncio.to_thread(self._spec, project, folder, dest_dir, max_bytes)
         out = dest_dir / f"clip-{session.session_id[:8]}-{int(time.time() * 1000)}.mp4"
         if self._render_slot.locked():
             yield ExportProgress("queued")
@@ -329,12 +277,9 @@ class LocalBackend:
             size_bytes=result.size_bytes,
         )
 
-    def _spec(self, session: BackendSession, dest_dir: Path, max_bytes: int | None) -> RenderSpec:
-        project = self._load(session)
-        if project.draft is None:
-            # Photos but no instruction yet: there is no clip to render.
-            raise NothingToExport("Say what to make of the photo first.")
-        folder = self._dir(session)
+    def _spec(
+        self, project: Project, folder: Path, dest_dir: Path, max_bytes: int | None
+    ) -> RenderSpec:
         music = project.music
         if music is not None and not (folder / music.file).exists():
             music = None
@@ -364,9 +309,9 @@ class LocalBackend:
         return None
 
     async def discard(self, session: BackendSession) -> None:
-        """Delete the project's folder (its photos, music and state)."""
+        """Delete the project: its state and files (in the store and in the cache)."""
         async with self._lock(session):
-            await asyncio.to_thread(shutil.rmtree, self._dir(session), ignore_errors=True)
+            await self._projects.discard(session)
         self._locks.pop(session.session_id, None)
 
     async def aclose(self) -> None:

@@ -21,7 +21,7 @@ def make_backend(settings: Settings, store: Store) -> Backend:
         return create_backend(settings, store)
     from backends.local.backend import LocalBackend
 
-    return LocalBackend(settings)
+    return LocalBackend(settings, store)
 
 
 async def open_store(settings: Settings, *, memory: bool = False) -> Store:

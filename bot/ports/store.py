@@ -240,6 +240,30 @@ class Store(Protocol):
         """(update id, payload) of updates received but never handled, oldest first."""
         ...
 
+    # --- a backend's projects (the local renderer's: no shared disk needed) --------------
+
+    async def load_project(self, backend: str, project_id: str) -> str | None:
+        """A project's saved state (JSON text), or None when there is no such project."""
+        ...
+
+    async def save_project(self, backend: str, project_id: str, state: str) -> None:
+        """Create or replace a project's state."""
+        ...
+
+    async def save_project_file(
+        self, backend: str, project_id: str, name: str, data: bytes
+    ) -> None:
+        """Keep a file of a project (a photo, a video, music) for any process to fetch."""
+        ...
+
+    async def load_project_file(self, backend: str, project_id: str, name: str) -> bytes | None:
+        """A file of a project, or None when it is not kept."""
+        ...
+
+    async def delete_project(self, backend: str, project_id: str) -> None:
+        """Forget a project and its files."""
+        ...
+
     # --- leadership ----------------------------------------------------------------------
 
     async def hold_lock(self, name: str, owner: str, ttl_s: float) -> bool:

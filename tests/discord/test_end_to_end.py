@@ -57,7 +57,7 @@ async def bot(
     fake: FakeDiscord, settings: Settings, store: SqliteStore
 ) -> AsyncIterator[DiscordAdapter]:
     fast = settings.model_copy(update={"status_edit_interval_s": 0.2})
-    backend: Any = LocalBackend(fast)
+    backend: Any = LocalBackend(fast, store)
     engine: Any = Engine(fast, backend, store)
     adapter = DiscordAdapter(fast, engine.handle, store, guild_ready_timeout_s=0.05)
     engine.add_platform(adapter)

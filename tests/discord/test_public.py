@@ -69,7 +69,7 @@ async def bot(settings: Settings, db: Path, **changes: Any) -> AsyncIterator[Cou
     Discord adapter."""
     fast = settings.model_copy(update={"status_edit_interval_s": 0.2, **changes})
     store = await SqliteStore.open(db)
-    backend: Any = LocalBackend(fast)
+    backend: Any = LocalBackend(fast, store)
     engine = Engine(fast, backend, store)
     handler = Counted(engine)
     adapter = DiscordAdapter(fast, handler, store, guild_ready_timeout_s=0.05)

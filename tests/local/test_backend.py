@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.errors import BadImage, NothingToExport, UnsupportedFile
 from bot.ports.backend import Backend, ExportDone, ExportEvent, ExportProgress, TextMessage
 from bot.words import Lang
+from storage.memory import MemoryStore
 from tests.local.conftest import probe
 
 
@@ -30,10 +31,11 @@ async def _export(backend: LocalBackend, session: object, dest: Path) -> list[Ex
 async def test_photo_to_clip_end_to_end(
     settings: Settings, photos: dict[str, Path], music: Path, tmp_path: Path
 ) -> None:
-    backend: Backend = LocalBackend(settings)
+    store = MemoryStore()
+    backend: Backend = LocalBackend(settings, store)
     assert isinstance(backend, LocalBackend)
     session = await backend.open_session("en")
-    assert (settings.data_dir / "local" / session.session_id / "state.json").exists()
+    assert await store.load_project("local", session.session_id) is not None
 
     up = await backend.upload(session, photos["jpeg"], "coffee.jpg")
     assert (up.kind, up.width, up.height) == ("image", 600, 400)
@@ -80,14 +82,14 @@ async def test_photo_to_clip_end_to_end(
     assert (await backend.credits()).unlimited
     assert await backend.project_link(session) is None
     # The project survives a restart: a new backend reads the same draft.
-    again = LocalBackend(settings)
+    again = LocalBackend(settings, store)
     assert (await again.state(session)).draft == draft
 
 
 async def test_defaults_follow_the_photo_and_chinese_echo(
     settings: Settings, photos: dict[str, Path]
 ) -> None:
-    backend = LocalBackend(settings)
+    backend = LocalBackend(settings, MemoryStore())
     session = await backend.open_session("zh")
     await backend.upload(session, photos["exif"], "IMG_0001.JPG")  # upright 400×600: vertical
     reply = await _say(backend, session, "好的", "zh")
@@ -105,7 +107,7 @@ async def test_defaults_follow_the_photo_and_chinese_echo(
 
 
 async def test_unknown_and_bad_files_are_refused(settings: Settings, tmp_path: Path) -> None:
-    backend = LocalBackend(settings)
+    backend = LocalBackend(settings, MemoryStore())
     session = await backend.open_session("en")
     doc = tmp_path / "notes.txt"
     doc.write_text("hello")
@@ -124,7 +126,7 @@ async def test_unknown_and_bad_files_are_refused(settings: Settings, tmp_path: P
 async def test_a_second_export_waits_its_turn(
     settings: Settings, photos: dict[str, Path], tmp_path: Path
 ) -> None:
-    backend = LocalBackend(settings)
+    backend = LocalBackend(settings, MemoryStore())
     session = await backend.open_session("en")
     await backend.upload(session, photos["png"], "a.png")
     await _say(backend, session, "square, 1 second, 720p, 15 fps")
@@ -148,7 +150,7 @@ async def test_a_title_no_font_can_draw_is_flagged(
 ) -> None:
     from backends.local.overlay import missing_glyphs
 
-    backend = LocalBackend(settings)
+    backend = LocalBackend(settings, MemoryStore())
     session = await backend.open_session("en")
     await backend.upload(session, photos["png"], "a.png")
     reply = await _say(backend, session, "title 'Summer Sale'")
@@ -165,7 +167,7 @@ async def test_several_photos_make_a_slideshow_draft(
 ) -> None:
     from bot.errors import BadInput
 
-    backend = LocalBackend(settings)
+    backend = LocalBackend(settings, MemoryStore())
     session = await backend.open_session("en")
     await backend.upload(session, photos["png"], "one.png")
     await backend.upload(session, photos["heic"], "two.heic")
@@ -188,7 +190,7 @@ async def test_several_photos_make_a_slideshow_draft(
 async def test_every_echo_asks_for_the_timeline_and_never_for_export(
     settings: Settings, photos: dict[str, Path]
 ) -> None:
-    backend = LocalBackend(settings)
+    backend = LocalBackend(settings, MemoryStore())
     session = await backend.open_session("en")
     await backend.upload(session, photos["png"], "a.png")
     for _ in range(2):
@@ -203,7 +205,8 @@ async def test_a_discarded_project_leaves_nothing_on_disk(
 ) -> None:
     from bot.errors import SessionLost
 
-    backend = LocalBackend(settings)
+    store = MemoryStore()
+    backend = LocalBackend(settings, store)
     kept, dropped = await backend.open_session("en"), await backend.open_session("en")
     for session in (kept, dropped):
         await backend.upload(session, photos["png"], "a.png")
@@ -213,3 +216,20 @@ async def test_a_discarded_project_leaves_nothing_on_disk(
     with pytest.raises(SessionLost):
         await backend.state(dropped)
     assert (await backend.state(kept)).media_count == 1
+    assert [k[1] for k in store.project_files] == [kept.session_id]  # nor in the store
+
+
+async def test_another_process_renders_a_project_it_never_saw(
+    settings: Settings, photos: dict[str, Path], tmp_path: Path
+) -> None:
+    store = MemoryStore()  # the one database; each process has its own disk
+    here = LocalBackend(settings.model_copy(update={"data_dir": tmp_path / "a"}), store)
+    there = LocalBackend(settings.model_copy(update={"data_dir": tmp_path / "b"}), store)
+    session = await here.open_session("en")
+    await here.upload(session, photos["png"], "a.png")
+    await _say(here, session, "square, 1 second, 720p, 12 fps")
+    events = await _export(there, session, tmp_path / "out")
+    done = events[-1]
+    assert isinstance(done, ExportDone)
+    assert (done.width, done.height) == (720, 720)
+    assert (tmp_path / "b" / "local" / session.session_id).is_dir()  # cached there now

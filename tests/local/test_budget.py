@@ -93,9 +93,10 @@ async def test_the_backend_makes_the_clip_fit_the_chats_limit(
     from backends.local.backend import LocalBackend
     from bot.config import Settings
     from bot.ports.backend import ExportDone
+    from storage.memory import MemoryStore
 
     assert isinstance(settings, Settings)
-    backend = LocalBackend(settings)
+    backend = LocalBackend(settings, MemoryStore())
     session = await backend.open_session("en")
     await backend.upload(session, photos["jpeg"], "coffee.jpg")
     _ = [e async for e in backend.instruct(session, "square, 720p, 3 seconds", "en")]

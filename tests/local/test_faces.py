@@ -117,9 +117,10 @@ async def test_zoom_in_on_the_face_is_understood_and_a_faceless_photo_is_said(
     from backends.local.backend import LocalBackend
     from bot.config import Settings
     from bot.ports.backend import TextMessage
+    from storage.memory import MemoryStore
 
     assert isinstance(settings, Settings)
-    backend = LocalBackend(settings)
+    backend = LocalBackend(settings, MemoryStore())
     session = await backend.open_session("en")
     await backend.upload(session, portrait, "me.jpg")
     (reply,) = [e async for e in backend.instruct(session, "zoom in on the face, 9:16", "en")]

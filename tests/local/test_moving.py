@@ -174,15 +174,17 @@ async def test_the_backend_takes_a_video_and_a_gif_and_refuses_a_long_video(
     from backends.local.backend import LocalBackend
     from bot.config import Settings
     from bot.ports.backend import ExportDone
+    from storage.memory import MemoryStore
 
+    store = MemoryStore()
     settings = Settings.load(None, data_dir=tmp_path / "data", max_input_seconds=2.5)
-    backend = LocalBackend(settings)
+    backend = LocalBackend(settings, store)
     session = await backend.open_session("en")
     with pytest.raises(BadInput) as too_long:
         await backend.upload(session, videos["mp4"], "holiday.mp4")
     assert "3 s long; I take videos up to 2.5 s" in str(too_long.value)
 
-    backend = LocalBackend(Settings.load(None, data_dir=tmp_path / "data"))
+    backend = LocalBackend(Settings.load(None, data_dir=tmp_path / "data"), store)
     up = await backend.upload(session, videos["mov"], "holiday.mov")
     assert (up.kind, up.width, up.height) == ("video", 320, 240)
     assert up.duration_s == pytest.approx(3.0, abs=0.05)

@@ -14,6 +14,7 @@ from backends.local.instructions import parse
 from bot.config import Settings
 from bot.timeline import parse as parse_timeline
 from bot.timeline import summary
+from storage.memory import MemoryStore
 from tests.local.conftest import probe
 
 
@@ -103,7 +104,7 @@ async def test_add_calm_music_names_the_track_and_plays_it_at_the_set_loudness(
     from backends.local.backend import LocalBackend
     from bot.ports.backend import ExportDone, TextMessage
 
-    backend = LocalBackend(settings)
+    backend = LocalBackend(settings, MemoryStore())
     session = await backend.open_session("en")
     await backend.upload(session, photos["png"], "a.png")
     events = [e async for e in backend.instruct(session, "square, 720p, 15 fps, 3 seconds", "en")]
@@ -141,7 +142,7 @@ async def test_the_users_own_music_is_brought_to_the_same_loudness(
     song = _tone(tmp_path / "song.wav", amplitude)
     original = audio.measure(audio.load(song, 3.0))
     assert abs(original.integrated - settings.music_lufs) > 5  # far from the target
-    backend = LocalBackend(settings)
+    backend = LocalBackend(settings, MemoryStore())
     session = await backend.open_session("en")
     await backend.upload(session, photos["png"], "a.png")
     await backend.upload(session, song, "song.wav")

@@ -54,17 +54,20 @@ async def _states(database: str, ids: set[int]) -> set[str]:
 async def test_a_run_and_two_workers_share_the_queue_and_survive_a_killed_worker(
     fake_api: FakeBotApi, database: str, tmp_path: Path
 ) -> None:
-    env = bot_env(
-        fake_api,
-        tmp_path / "data",
-        CLIPBOT_DATABASE_URL=database,
-        CLIPBOT_LEASE_SECONDS="3",  # a dead worker's requests move on within seconds
-        CLIPBOT_STATUS_EDIT_INTERVAL="1",
-        CLIPBOT_LOG_LEVEL="INFO",
-    )
-    run = BotProcess(env, tmp_path / "run", tmp_path / "run.log")
+    def env(name: str) -> dict[str, str]:
+        # Each process has a disk of its own: what they share is the database.
+        return bot_env(
+            fake_api,
+            tmp_path / name / "data",
+            CLIPBOT_DATABASE_URL=database,
+            CLIPBOT_LEASE_SECONDS="3",  # a dead worker's requests move on within seconds
+            CLIPBOT_STATUS_EDIT_INTERVAL="1",
+            CLIPBOT_LOG_LEVEL="INFO",
+        )
+
+    run = BotProcess(env("run"), tmp_path / "run", tmp_path / "run.log")
     workers = [
-        BotProcess(env, tmp_path / f"w{i}", tmp_path / f"worker{i}.log", command="worker")
+        BotProcess(env(f"w{i}"), tmp_path / f"w{i}", tmp_path / f"worker{i}.log", command="worker")
         for i in range(2)
     ]
     people = [user(3000 + i, f"U{i}") for i in range(20)]
@@ -111,9 +114,16 @@ async def test_a_run_and_two_workers_share_the_queue_and_survive_a_killed_worker
 async def test_a_second_run_takes_telegram_polling_over_when_the_first_dies(
     fake_api: FakeBotApi, database: str, tmp_path: Path
 ) -> None:
-    env = bot_env(fake_api, tmp_path / "data", CLIPBOT_DATABASE_URL=database)
-    first = BotProcess(env, tmp_path / "a", tmp_path / "a.log")
-    second = BotProcess(env, tmp_path / "b", tmp_path / "b.log")
+    first = BotProcess(
+        bot_env(fake_api, tmp_path / "a" / "data", CLIPBOT_DATABASE_URL=database),
+        tmp_path / "a",
+        tmp_path / "a.log",
+    )
+    second = BotProcess(
+        bot_env(fake_api, tmp_path / "b" / "data", CLIPBOT_DATABASE_URL=database),
+        tmp_path / "b",
+        tmp_path / "b.log",
+    )
     ann = user(4001, "Ann")
     try:
         await first.start()

@@ -210,3 +210,19 @@ async def test_a_lock_has_one_holder_until_it_expires_or_is_let_go(any_store: St
     assert not await any_store.hold_lock("telegram-poller", "c", 30)
     await any_store.release_lock("telegram-poller", "b")
     assert await any_store.hold_lock("telegram-poller", "c", 30)
+
+
+async def test_a_project_and_its_files_are_kept_for_any_process(any_store: Store) -> None:
+    assert await any_store.load_project("local", "p1") is None
+    await any_store.save_project("local", "p1", '{"photos": []}')
+    await any_store.save_project("local", "p1", '{"photos": ["a.jpg"]}')
+    photo = bytes(range(256)) * 1000
+    await any_store.save_project_file("local", "p1", "001-a.jpg", photo)
+    await any_store.save_project_file("local", "p2", "001-a.jpg", b"other")
+    assert await any_store.load_project("local", "p1") == '{"photos": ["a.jpg"]}'
+    assert await any_store.load_project_file("local", "p1", "001-a.jpg") == photo
+    assert await any_store.load_project_file("local", "p1", "nope") is None
+    await any_store.delete_project("local", "p1")
+    assert await any_store.load_project("local", "p1") is None
+    assert await any_store.load_project_file("local", "p1", "001-a.jpg") is None
+    assert await any_store.load_project_file("local", "p2", "001-a.jpg") == b"other"
