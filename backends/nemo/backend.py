@@ -15,6 +15,7 @@ from backends.nemo.client import ClientConfig, NemoClient
 from backends.nemo.identity import IdentityStore
 from backends.nemo.media import probe_mp4
 from backends.nemo.pace import PollPacer
+from backends.nemo.retry import ReadRetry
 from backends.nemo.translate import translate
 from bot.config import Settings
 from bot.errors import BackendError, NothingToExport, ProtocolError, RenderFailed, Unavailable
@@ -183,6 +184,9 @@ class NemoBackend:
 
 def create_backend(settings: Settings, identities: IdentityStore) -> NemoBackend:
     """The Nemo backend with its one HTTP client, configured from `settings`."""
+    # stamina's own log line of a scheduled retry carries no detail in our log format;
+    # `ReadRetry` logs what failed and why instead.
+    logging.getLogger("stamina").setLevel(logging.ERROR)
     http = httpx.AsyncClient(
         base_url=settings.nemo_base_url,
         timeout=httpx.Timeout(settings.nemo_request_timeout_s),
@@ -206,5 +210,11 @@ def create_backend(settings: Settings, identities: IdentityStore) -> NemoBackend
         turn_timeout_s=settings.nemo_turn_timeout_s,
         keepalive_only_timeout_s=settings.nemo_keepalive_only_timeout_s,
         request_timeout_s=settings.nemo_request_timeout_s,
+        read_retry=ReadRetry(
+            attempts=settings.nemo_read_attempts,
+            backoff_s=settings.nemo_read_backoff_s,
+            window_s=settings.nemo_read_retry_window_s,
+            rate_limit_wait_s=settings.nemo_rate_limit_wait_s,
+        ),
     )
     return NemoBackend(NemoClient(http, config, identities), settings)

@@ -76,6 +76,8 @@ class Failure:
     status: int | None = None
     html: bool = False
     message: str | None = None
+    retry_after: str | None = None  # a Retry-After header on the error answer
+    drop: bool = False  # the connection is cut before any answer (a network blink)
 
 
 @dataclass(frozen=True)
