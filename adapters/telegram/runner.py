@@ -36,6 +36,7 @@ from .convert import (
 )
 from .flood import with_flood_retry
 from .limits import TelegramLimits
+from .processor import ChatOrderedProcessor
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
 class TelegramAdapter:
-    """Long polling (or a webhook) feeding the engine's handler, one update at a time."""
+    """Long polling (or a webhook) feeding the engine's handler: chats side by side, each
+    chat's updates one at a time and in order (`processor.py`)."""
 
     name = PLATFORM
 
@@ -86,6 +88,7 @@ class TelegramAdapter:
             .read_timeout(30.0)
             .write_timeout(30.0)
             .media_write_timeout(300.0)
+            .concurrent_updates(ChatOrderedProcessor())
             .build()
         )
 
