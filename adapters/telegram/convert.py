@@ -14,8 +14,6 @@ from bot.errors import BadInput, Unavailable
 from bot.media import kind_of
 from bot.ports.chat import Attachment, AttachmentKind, ChatKey, FetchFn, IncomingMessage, Sender
 
-from .flood import with_flood_retry
-
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
@@ -186,15 +184,13 @@ def oversized(message: IncomingMessage, limit_bytes: int) -> Attachment | None:
 
 
 def file_fetcher(bot: Bot) -> FetchFactory:
-    """Fetch functions that call getFile and download, with flood control."""
+    """Fetch functions that call getFile and download (flood control: the rate limiter)."""
 
     def make_fetch(file_id: str) -> FetchFn:
         async def fetch(path: Path) -> None:
             try:
-                tg_file = await with_flood_retry(lambda: bot.get_file(file_id), "getFile")
-                await with_flood_retry(
-                    lambda: tg_file.download_to_drive(custom_path=path), "file download"
-                )
+                tg_file = await bot.get_file(file_id)
+                await tg_file.download_to_drive(custom_path=path)
             except BadRequest as exc:
                 log.warning("Telegram refused a file: %s", exc.message)
                 raise BadInput("file_refused_by_platform") from exc

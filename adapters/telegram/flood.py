@@ -1,46 +1,21 @@
-"""Flood control: a Bot API call that answers 429 is waited out and tried again."""
+"""Flood control from the library: python-telegram-bot's `AIORateLimiter`.
+
+It paces requests before Telegram complains (30 a second for the whole bot, 20 a minute
+per group, Telegram's published limits) and, when Telegram still answers 429, waits the
+`retry_after` it gives and sends the same request again, so no reply is lost. While such a
+wait runs it holds back every other request of the bot too (not getUpdates): Telegram's
+flood control is per bot, and sending on elsewhere only earns longer waits.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dtm
-import logging
-import warnings
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from telegram.ext import AIORateLimiter
 
-from telegram.error import RetryAfter
-from telegram.warnings import PTBDeprecationWarning
-
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-#: Enough for a burst of flood waits; a chat that is still limited after this many
-#: waits is broken in a way waiting does not fix.
-MAX_ATTEMPTS = 6
+#: Enough for a burst of flood waits; a request that is still limited after this many
+#: waits is broken in a way waiting does not fix (it then fails as `RetryAfter`).
+MAX_RETRIES = 5
 
 
-def retry_after_seconds(exc: RetryAfter) -> float:
-    """The wait Telegram asked for, in seconds, whatever type PTB gives it."""
-    with warnings.catch_warnings():
-        # PTB 22 warns that `retry_after` will become a timedelta; we accept both.
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value: int | float | dtm.timedelta = exc.retry_after
-    if isinstance(value, dtm.timedelta):
-        return value.total_seconds()
-    return float(value)
-
-
-async def with_flood_retry(call: Callable[[], Awaitable[T]], what: str) -> T:
-    """Run `call`; on 429 sleep for `retry_after` and run it again (never lose a reply)."""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            return await call()
-        except RetryAfter as exc:
-            if attempt == MAX_ATTEMPTS:
-                raise
-            wait = retry_after_seconds(exc)
-            log.warning("Telegram flood control on %s: waiting %.1f s", what, wait)
-            await asyncio.sleep(wait)
-    raise AssertionError("unreachable")  # pragma: no cover
+def rate_limiter() -> AIORateLimiter:
+    """The bot's rate limiter (one per bot: its limits are the bot's)."""
+    return AIORateLimiter(max_retries=MAX_RETRIES)

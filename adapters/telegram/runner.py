@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dtm
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,7 +33,7 @@ from .convert import (
     to_incoming,
     topic_of,
 )
-from .flood import with_flood_retry
+from .flood import rate_limiter
 from .limits import TelegramLimits
 from .processor import ChatOrderedProcessor
 
@@ -89,6 +88,7 @@ class TelegramAdapter:
             .write_timeout(30.0)
             .media_write_timeout(300.0)
             .concurrent_updates(ChatOrderedProcessor())
+            .rate_limiter(rate_limiter())
             .build()
         )
 
@@ -164,15 +164,10 @@ class TelegramAdapter:
         for language, commands in texts.MENUS.items():
             menu = [BotCommand(name, about) for name, about in commands]
             try:
-                await with_flood_retry(self._menu_setter(menu, language), "setMyCommands")
+                await self._app.bot.set_my_commands(menu, language_code=language)
             except TelegramError as exc:
                 # The menu is a convenience: the bot works without it.
                 log.warning("Telegram setMyCommands (%s) failed: %s", language, exc.message)
-
-    def _menu_setter(
-        self, menu: list[BotCommand], language: str | None
-    ) -> Callable[[], Awaitable[bool]]:
-        return lambda: self._app.bot.set_my_commands(menu, language_code=language)
 
     @staticmethod
     def _on_polling_error(exc: TelegramError) -> None:
@@ -238,10 +233,7 @@ class TelegramAdapter:
         language = query.from_user.language_code
         known = action is not None
         try:
-            await with_flood_retry(
-                lambda: query.answer(None if known else say("stale_button", as_lang(language))),
-                "answerCallbackQuery",
-            )
+            await query.answer(None if known else say("stale_button", as_lang(language)))
         except TelegramError as exc:
             # Too late to answer (the spinner times out): the press still counts.
             log.info("Telegram answerCallbackQuery failed: %s", exc.message)
