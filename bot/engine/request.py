@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot import replies, timeline
 from bot.engine.export import Exporter
+from bot.engine.scratch import scratch_dir
 from bot.engine.work import Deps, Turn, Work
 from bot.errors import ClipbotError, RateLimited, SessionLost, StreamDropped, Unavailable
 from bot.ports.backend import BackendSession, ProjectState, StreamError, TextMessage
@@ -182,9 +182,7 @@ class RequestRunner:
         return await self._instruct(session, instruction, turn.lang)
 
     async def _upload(self, turn: Turn, session: BackendSession) -> None:
-        tmp_root = self._deps.settings.data_dir / "tmp"
-        tmp_root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
+        async with scratch_dir(self._deps.settings.data_dir / "tmp") as tmp:
             for i, attachment in enumerate(turn.work.message.attachments):
                 path = Path(tmp) / _safe_name(attachment.name, i)
                 await attachment.fetch(path)

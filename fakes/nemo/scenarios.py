@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from multidict import CIMultiDict
+
 
 @dataclass
 class EmulatorConfig:
@@ -86,7 +88,7 @@ class Received:
 
     method: str
     path: str
-    headers: dict[str, str]
+    headers: CIMultiDict[str]  # names in any case, as HTTP has them
     json: Any
     at: float
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from multidict import CIMultiDict
 
 from fakes.nemo.agent import plan_turn
 from fakes.nemo.media import fit, make_mp4
@@ -245,7 +246,7 @@ class NemoEmulator:
             except ValueError:
                 body = "<invalid json>"
         self.requests.append(
-            Received(request.method, request.path, dict(request.headers), body, time.time())
+            Received(request.method, request.path, CIMultiDict(request.headers), body, time.time())
         )
         request[JSON] = body
         # Route names are the endpoints of `fail_next` ("download:file" → "download").
