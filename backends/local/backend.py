@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from backends.local import audio, images
+from backends.local import audio, images, warmup
 from backends.local import instructions as ins
 from backends.local.clip import ClipSettings, Media, make_draft, render_spec
 from backends.local.render import RenderSpec
@@ -98,6 +98,7 @@ class LocalBackend:
         # Two shared cores: one render at a time, others wait their turn.
         self._render_slot = asyncio.Semaphore(1)
         self._locks: dict[str, asyncio.Lock] = {}
+        warmup.start()  # the compiled kernels load now, not on the first clip
 
     # --- persistence --------------------------------------------------------------------
 
