@@ -4,6 +4,7 @@ CPU of the bot's process against the emulator's."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import resource
 import statistics
@@ -99,6 +100,36 @@ class LoopLag:
             f"  event loop lag: median {statistics.median(self.lags) * 1000:.1f} ms, "
             f"p99 {pct(self.lags, 0.99) * 1000:.1f} ms, max {max(self.lags) * 1000:.0f} ms"
         )
+
+
+class GcPauses:
+    """Time spent in the garbage collector: every collection stops the event loop."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = defaultdict(list)
+        self._started = 0.0
+
+    def _on(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self._started)
+
+    def start(self) -> None:
+        """Start timing collections."""
+        gc.callbacks.append(self._on)
+
+    def stop(self) -> None:
+        """Stop timing collections."""
+        gc.callbacks.remove(self._on)
+
+    def line(self) -> str:
+        """Collections per generation: how many, the total and the longest pause."""
+        parts = [
+            f"gen {g}: {len(p)}× total {sum(p):.2f} s max {max(p) * 1000:.0f} ms"
+            for g, p in sorted(self.pauses.items())
+        ]
+        return "  garbage collector: " + ("; ".join(parts) or "no collections")
 
 
 def own_cpu_s() -> float:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench._probes import CallTimes, LoopLag, own_cpu_s, pct, process_cpu_s
+from bench._probes import CallTimes, GcPauses, LoopLag, own_cpu_s, pct, process_cpu_s
 from bot.app.core import open_core
 from bot.ports.backend import Backend, BackendSession, ExportDone, ExportEvent, ProjectState
 from bot.ports.chat import Button, ChatKey, MessageRef, Sender, VideoInfo
@@ -207,8 +207,9 @@ async def run(
                 calls, seen = _time_calls(core.backend)
                 channels = [BenchChannel() for _ in range(chats)]
                 sent: list[float] = [0.0] * chats
-                lag = LoopLag()
+                lag, collections = LoopLag(), GcPauses()
                 lag.start()
+                collections.start()
                 cpu0, emu0 = own_cpu_s(), process_cpu_s(emulator_pid)
                 started = time.time()
 
@@ -225,6 +226,7 @@ async def run(
                 total = time.time() - started
                 bot_cpu, emu1 = own_cpu_s() - cpu0, process_cpu_s(emulator_pid)
                 await lag.stop()
+                collections.stop()
                 sessions = {
                     i: await core.store.get_session(ChatKey("bench", str(i)), "nemo")
                     for i in range(chats)
@@ -257,6 +259,7 @@ async def run(
     emulator_cpu = emu1 - emu0 if emu0 is not None and emu1 is not None else -1.0
     if report is not None:
         report.extend(_where(to_seen, to_fetched, to_delivery, calls, lag, total))
+        report.append(collections.line())
         report.extend(_cpu_lines(bot_cpu, emulator_cpu, total))
     failed = [c.texts[-1] for c in channels if c.delivered is None and c.texts]
     if failed:
