@@ -6,8 +6,11 @@ emulator, and the backend polls them at its production pace (first check after
 `NEMO_RENDER_POLL_FIRST`, backing off to `NEMO_RENDER_POLL_MAX`).
 
 Prints the time from each incoming message to the first reply (median, p99), the total
-time, the peak memory of the process (engine and emulator together), and the median time
-from "render completed" on the emulator to the MP4 handed to the channel.
+time, the peak memory of the bot's process (the emulator runs in its own), and the time
+from "render completed" on the emulator to the MP4 handed to the channel; then where the
+time goes: that delay split into its steps, every Nemo call's latency, the event loop's
+lag, and the CPU of the bot against the emulator's (when the emulator is the one near a
+full core, the run measures the emulator and says so).
 
     python -m bench.load [--chats 200] [--render-s 3]
 """
@@ -27,7 +30,9 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from bench._probes import CallTimes, GcPauses, LoopLag, own_cpu_s, pct, process_cpu_s
 from bot.app.core import open_core
 from bot.ports.backend import Backend, BackendSession, ExportDone, ExportEvent, ProjectState
 from bot.ports.chat import (
@@ -141,9 +146,31 @@ class _BenchPlatform:
         await fetch_local(attachment, dest)
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+def _time_calls(backend: Backend) -> tuple[CallTimes, dict[str, float]]:
+    """Time the Nemo backend's calls; note when each render was first seen completed."""
+    calls = CallTimes()
+    seen: dict[str, float] = {}
+    client = getattr(backend, "client", None)
+    if client is None:
+        return calls, seen
+    for name in ("create_session", "upload", "state", "submit_render", "download"):
+        calls.wrap(client, name)
+    calls.wrap(client, "claim_token", "claim (link)")
+    calls.wrap_stream(backend, "instruct", "turn (stream)")
+    status = client.render_status
+
+    async def render_status(job_id: str) -> Any:
+        started = time.perf_counter()
+        try:
+            found = await status(job_id)
+        finally:
+            calls.seconds["render_status"].append(time.perf_counter() - started)
+        if found.status == "completed":
+            seen.setdefault(job_id, time.time())
+        return found
+
+    client.render_status = render_status
+    return calls, seen
 
 
 def _peak_mb() -> float:
@@ -174,7 +201,7 @@ async def _serve_emulator(render_s: float) -> None:
 
 
 @asynccontextmanager
-async def _emulator_process(render_s: float) -> AsyncIterator[str]:
+async def _emulator_process(render_s: float) -> AsyncIterator[tuple[str, int]]:
     """The emulator in its own process, so the numbers are the bot's alone."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.load", "--serve-emulator", "--render-s", str(render_s),
@@ -185,7 +212,7 @@ async def _emulator_process(render_s: float) -> AsyncIterator[str]:
         line = await asyncio.wait_for(proc.stdout.readline(), 60)
         if not line:
             raise RuntimeError("the emulator did not start")
-        yield line.decode().strip()
+        yield line.decode().strip(), proc.pid
     finally:
         if proc.stdin is not None:
             proc.stdin.close()
@@ -196,15 +223,17 @@ async def _emulator_process(render_s: float) -> AsyncIterator[str]:
             await proc.wait()
 
 
-async def run(chats: int, render_s: float, poll_max_s: float | None = None) -> dict[str, float]:
-    """Run the benchmark and return its numbers."""
+async def run(
+    chats: int, render_s: float, poll_max_s: float | None = None, report: list[str] | None = None
+) -> dict[str, float]:
+    """Run the benchmark and return its numbers; `report` receives where the time went."""
     import httpx
     from PIL import Image
 
     from adapters.terminal.conversion import message
     from bot.config import Settings
 
-    async with _emulator_process(render_s) as url:
+    async with _emulator_process(render_s) as (url, emulator_pid):
         with tempfile.TemporaryDirectory(prefix="clipbot-bench-") as tmp:
             root = Path(tmp)
             photo = root / "photo.png"
@@ -219,9 +248,14 @@ async def run(chats: int, render_s: float, poll_max_s: float | None = None) -> d
             )
             async with open_core(settings) as core:
                 fetched = _note_fetched(core.backend)
+                calls, seen = _time_calls(core.backend)
                 channels = [BenchChannel(str(i)) for i in range(chats)]
                 core.engine.add_platform(_BenchPlatform(channels))
                 sent: list[float] = [0.0] * chats
+                lag, collections = LoopLag(), GcPauses()
+                lag.start()
+                collections.start()
+                cpu0, emu0 = own_cpu_s(), process_cpu_s(emulator_pid)
                 started = time.time()
 
                 async def one(i: int) -> None:
@@ -235,6 +269,9 @@ async def run(chats: int, render_s: float, poll_max_s: float | None = None) -> d
                 await asyncio.gather(*(one(i) for i in range(chats)))
                 await core.engine.idle()
                 total = time.time() - started
+                bot_cpu, emu1 = own_cpu_s() - cpu0, process_cpu_s(emulator_pid)
+                await lag.stop()
+                collections.stop()
                 sessions = {
                     i: await core.store.get_session(ChatKey("bench", str(i)), "nemo")
                     for i in range(chats)
@@ -251,7 +288,10 @@ async def run(chats: int, render_s: float, poll_max_s: float | None = None) -> d
         for job in renders.values()
         if job.get("completed_at")
     }
-    to_delivery, to_fetched = [], []
+    seen_by_session = {
+        job["session_id"]: seen[job_id] for job_id, job in renders.items() if job_id in seen
+    }
+    to_delivery, to_fetched, to_seen = [], [], []
     for i, channel in enumerate(channels):
         session = sessions[i]
         done_at = completed.get(session.session_id) if session else None
@@ -259,6 +299,13 @@ async def run(chats: int, render_s: float, poll_max_s: float | None = None) -> d
             to_delivery.append(channel.delivered - done_at)
             if session.session_id in fetched:
                 to_fetched.append(fetched[session.session_id] - done_at)
+            if session.session_id in seen_by_session:
+                to_seen.append(seen_by_session[session.session_id] - done_at)
+    emulator_cpu = emu1 - emu0 if emu0 is not None and emu1 is not None else -1.0
+    if report is not None:
+        report.extend(_where(to_seen, to_fetched, to_delivery, calls, lag, total))
+        report.append(collections.line())
+        report.extend(_cpu_lines(bot_cpu, emulator_cpu, total))
     failed = [c.texts[-1] for c in channels if c.delivered is None and c.texts]
     if failed:
         print(f"{len(failed)} chats got no clip; e.g. {failed[0]!r}", file=sys.stderr)
@@ -266,13 +313,64 @@ async def run(chats: int, render_s: float, poll_max_s: float | None = None) -> d
         "chats": chats,
         "delivered": sum(c.delivered is not None for c in channels),
         "first_reply_median_ms": statistics.median(first),
-        "first_reply_p99_ms": _pct(first, 0.99),
+        "first_reply_p99_ms": pct(first, 0.99),
         "total_s": total,
         "peak_memory_mb": _peak_mb(),
         "render_to_delivery_median_s": statistics.median(to_delivery) if to_delivery else -1,
-        "render_to_delivery_p99_s": _pct(to_delivery, 0.99) if to_delivery else -1,
+        "render_to_delivery_p99_s": pct(to_delivery, 0.99) if to_delivery else -1,
         "render_to_fetched_median_s": statistics.median(to_fetched) if to_fetched else -1,
+        "render_to_seen_median_s": statistics.median(to_seen) if to_seen else -1,
+        "bot_cpu_s": bot_cpu,
+        "emulator_cpu_s": emulator_cpu,
+        "loop_lag_p99_ms": pct(lag.lags, 0.99) * 1000 if lag.lags else -1,
     }
+
+
+def _steps(label: str, values: list[float]) -> str:
+    if not values:
+        return f"  {label}: no samples"
+    return f"  {label}: median {statistics.median(values):.2f} s, p99 {pct(values, 0.99):.2f} s"
+
+
+def _where(
+    to_seen: list[float],
+    to_fetched: list[float],
+    to_delivery: list[float],
+    calls: CallTimes,
+    lag: LoopLag,
+    total: float,
+) -> list[str]:
+    """Where the time went: the delivery delay in steps, each call, the loop's lag."""
+    fetch = [f - s for s, f in zip(to_seen, to_fetched, strict=False)]
+    hand = [d - f for f, d in zip(to_fetched, to_delivery, strict=False)]
+    return [
+        "where the time goes:",
+        _steps("render completed → seen by a status poll", to_seen),
+        _steps("seen → MP4 fetched and probed", fetch),
+        _steps("fetched → handed to the channel", hand),
+        "  Nemo calls, as the bot waited for them (sorted by total time):",
+        *calls.lines(),
+        lag.line(),
+    ]
+
+
+def _cpu_lines(bot_cpu: float, emulator_cpu: float, wall: float) -> list[str]:
+    """The CPU of each process, as a share of one core over the run."""
+    lines = [
+        f"  CPU over the {wall:.1f} s run: bot {bot_cpu:.1f} s ({bot_cpu / wall:.0%} of a core), "
+        f"emulator {emulator_cpu:.1f} s ({emulator_cpu / wall:.0%} of a core)"
+    ]
+    if emulator_cpu / wall >= 0.8:
+        lines.append(
+            "  NOTE: the emulator was near a full core: it may be what limits this run, "
+            "not the bot."
+        )
+    if bot_cpu / wall >= 0.8:
+        lines.append(
+            "  NOTE: the bot's process was near a full core: its event loop is the limit "
+            "(see the lag above)."
+        )
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -289,7 +387,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(_serve_emulator(args.render_s))
         return 0
     logging.basicConfig(level=logging.WARNING)
-    numbers = asyncio.run(run(args.chats, args.render_s, args.poll_max))
+    report: list[str] = []
+    numbers = asyncio.run(run(args.chats, args.render_s, args.poll_max, report))
     print(f"chats: {numbers['chats']:.0f}, clips delivered: {numbers['delivered']:.0f}")
     print(
         "message → first reply: "
@@ -308,6 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "  of which render completed → MP4 fetched by the backend: "
         f"median {numbers['render_to_fetched_median_s']:.2f} s"
     )
+    print("\n".join(report))
     ok = numbers["delivered"] == numbers["chats"]
     return 0 if ok else 1
 

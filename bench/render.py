@@ -10,6 +10,9 @@ zoompan, ours, …) so that drift on a shared machine hits all three alike:
 - zoompan: ffmpeg's `zoompan` filter making the same eased zoom from the same photo,
   through PyAV's own filter graph (`av.filter.Graph`, the libavfilter in PyAV's wheel),
   encoded the same way;
+- whole process: `clipbot animate PHOTO --prompt "9:16, 5 seconds, zoom in" --quiet`
+  from start to exit, beside a process that makes the zoompan clip (`bench._zoompan`,
+  which imports only PyAV and the encoder settings), taken in turn;
 - peak memory: VmHWM of a fresh process that makes one clip;
 - jitter: frame-to-frame motion of the two outputs fitted (ECC) against each one's
   intended smooth path.
@@ -20,7 +23,6 @@ zoompan, ours, …) so that drift on a shared machine hits all three alike:
 from __future__ import annotations
 
 import argparse
-import itertools
 import re
 import statistics
 import subprocess
@@ -36,10 +38,14 @@ import numpy as np
 
 from backends.local import motion
 from backends.local.render import RenderSpec, Slide, _Frames, open_output, render
+from bench._zoompan import ZOOM, run_zoompan
 from bot.config import Settings
 
 W, H, FPS = 1080, 1920, 30
-ZOOM = 1.0 + motion.BASE_ZOOM
+#: What `clipbot animate` is asked for: the benchmark clip (zoom in is the default move).
+PROMPT = "9:16, 5 seconds, zoom in"
+
+__all__ = ["ZOOM", "run_zoompan"]
 
 
 def make_photo(folder: Path) -> Path:
@@ -117,71 +123,6 @@ def ready_frames(spec: RenderSpec, count: int) -> list[Any]:
     return out
 
 
-def zoompan_expr(frames: int) -> str:
-    """zoompan's zoom for frame `on`, with our quintic ease."""
-    t = f"(on/{frames - 1})"
-    return f"1+{ZOOM - 1.0:.4f}*({t}*{t}*{t}*({t}*(6*{t}-15)+10))"
-
-
-def run_zoompan(photo: Path, spec: RenderSpec, out: Path) -> None:
-    """The same move with ffmpeg's zoompan, through PyAV's filter graph, same encoder."""
-    import av
-
-    w, h = spec.width, spec.height
-    sw, sh = even_up(w * ZOOM), even_up(h * ZOOM)
-    with av.open(str(photo)) as src:
-        frame = next(src.decode(video=0))
-    graph = av.filter.Graph()
-    buf = graph.add_buffer(
-        width=frame.width, height=frame.height, format=frame.format, time_base=Fraction(1, 1)
-    )
-    chain = [
-        buf,
-        # Cover-scale and crop to the output's aspect, as large as the deepest zoom needs
-        # (the same head room ours gets).
-        graph.add("scale", f"w={sw}:h={sh}:force_original_aspect_ratio=increase"),
-        graph.add("crop", f"{sw}:{sh}"),
-        graph.add(
-            "zoompan",
-            f"z='{zoompan_expr(spec.frames)}':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)'"
-            f":d={spec.frames}:s={w}x{h}:fps={spec.fps}",
-        ),
-        # zoompan from a JPEG emits full range BT.601: convert to what we tag.
-        graph.add("scale", "out_color_matrix=bt709:out_range=tv"),
-        graph.add("format", "nv12"),
-        graph.add("buffersink"),
-    ]
-    for a, b in itertools.pairwise(chain):
-        a.link_to(b)
-    graph.configure()
-    graph.push(frame)
-    graph.push(None)
-    container, stream = open_output(out, spec)
-    with container:
-        k = 0
-        while True:
-            try:
-                zf = graph.pull()
-            except (av.error.EOFError, BlockingIOError):
-                break
-            assert isinstance(zf, av.VideoFrame)
-            zf.pts = k
-            zf.time_base = Fraction(1, spec.fps)
-            zf.color_range = 1
-            zf.colorspace = 1
-            container.mux(stream.encode(zf))
-            k += 1
-        container.mux(stream.encode(None))
-    if k != spec.frames:
-        raise RuntimeError(f"zoompan made {k} frames, not {spec.frames}")
-
-
-def even_up(x: float) -> int:
-    """The even integer at or above `x`."""
-    n = int(np.ceil(x))
-    return n + (n & 1)
-
-
 def jitter(path: Path, zoom_at: Callable[[int], float], pairs: int = 24) -> tuple[float, float]:
     """RMS and max error (px) of frame-to-frame motion against a centred zoom path,
     fitted with ECC on a square region off-centre, over the first `pairs` pairs."""
@@ -214,6 +155,39 @@ def jitter(path: Path, zoom_at: Callable[[int], float], pairs: int = 24) -> tupl
         errors.append(float(np.hypot(*(measured - intended)).max()))
     e = np.array(errors)
     return float(np.sqrt((e**2).mean())), float(e.max())
+
+
+def _timed_process(args: list[str], cwd: Path, env: dict[str, str]) -> float:
+    """Seconds from starting a process to its exit (it must succeed)."""
+    started = time.perf_counter()
+    subprocess.run(args, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def whole_process(photo: Path, seconds: float, folder: Path, reps: int) -> dict[str, list[float]]:
+    """Start-to-exit seconds of `clipbot animate` and of a zoompan process, in turn."""
+    import os
+
+    root = Path(__file__).resolve().parents[1]
+    script = Path(sys.executable).with_name("clipbot")
+    animate = [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+    env = dict(os.environ, CLIPBOT_DATA_DIR=str(folder / "data"), CLIPBOT_LOG_LEVEL="WARNING")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
+    size = f"{W}x{H}"
+    runs = {
+        "clipbot animate": [*animate, "animate", str(photo), "--prompt", PROMPT,
+                            "--out", str(folder / "cli.mp4"), "--quiet"],
+        "zoompan": [sys.executable, "-m", "bench._zoompan", str(photo), str(folder / "zp.mp4"),
+                    "--size", size, "--fps", str(FPS), "--seconds", str(seconds)],
+    }  # fmt: skip
+    # A first run of each, untimed: compiled kernels and the page cache as a user has them.
+    for args in runs.values():
+        _timed_process(args, folder, env)
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(reps):
+        for name, args in runs.items():
+            times[name].append(_timed_process(args, folder, env))
+    return times
 
 
 def peak_memory_mb(photo: Path, seconds: float, out: Path) -> float:
@@ -300,6 +274,13 @@ def main() -> None:
         zrms, zmx = jitter(folder / "zoompan.mp4", zp_zoom)
         print(f"  jitter over the first 24 frame pairs: ours RMS {rms:.3f} px (max {mx:.3f})")
         print(f"  jitter: zoompan RMS {zrms:.3f} px (max {zmx:.3f})")
+        whole = whole_process(photo, args.seconds, folder, args.reps)
+        cli, zp = (statistics.median(whole[n]) for n in ("clipbot animate", "zoompan"))
+        print(
+            f"whole process, start to exit (medians of {args.reps}, in turn): "
+            f"clipbot animate {cli:.2f} s, zoompan {zp:.2f} s; "
+            f"clipbot animate / zoompan {cli / zp:.2f}"
+        )
         peak = peak_memory_mb(photo, args.seconds, folder / "mem.mp4")
         print(f"peak memory (VmHWM of a fresh process making one clip): {peak:.0f} MB")
         print("note: the 2 cores are shared with other work; compare the ratios, not seconds.")

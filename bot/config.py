@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     nemo_turn_timeout_s: float = Field(900.0, alias="NEMO_TURN_TIMEOUT")
     nemo_keepalive_only_timeout_s: float = Field(600.0, alias="NEMO_KEEPALIVE_ONLY_TIMEOUT")
     nemo_request_timeout_s: float = Field(60.0, alias="NEMO_REQUEST_TIMEOUT")
+    # Reads (state, credits, render status, downloads) that fail for a passing reason are
+    # tried again: this many tries in all, the first wait (doubling, jittered), and the
+    # window after which no new try starts.
+    nemo_read_attempts: int = Field(5, alias="NEMO_READ_ATTEMPTS")
+    nemo_read_backoff_s: float = Field(0.5, alias="NEMO_READ_BACKOFF")
+    nemo_read_retry_window_s: float = Field(60.0, alias="NEMO_READ_RETRY_WINDOW")
     # Render polling: first check after this, then backing off to the maximum.
     nemo_render_poll_first_s: float = Field(1.0, alias="NEMO_RENDER_POLL_FIRST")
     nemo_render_poll_max_s: float = Field(15.0, alias="NEMO_RENDER_POLL_MAX")

@@ -108,6 +108,9 @@ class ExportNotAllowed(BackendError):
 class RateLimited(BackendError):
     """HTTP 429, still limited after waiting once."""
 
+    #: The wait the backend asked for (`Retry-After`), when it said.
+    retry_after_s: float | None = None
+
 
 class Unavailable(BackendError):
     """The backend cannot be reached or answered with a server error."""

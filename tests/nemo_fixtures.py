@@ -20,6 +20,7 @@ def nemo_settings(emu: NemoEmulator, data_dir: Path, **overrides: Any) -> Settin
         "nemo_base_url": emu.base_url,
         "nemo_web_url": "https://nemo.example",
         "nemo_rate_limit_wait_s": 0.01,
+        "nemo_read_backoff_s": 0.01,
         "nemo_stream_read_timeout_s": 5.0,
         "nemo_turn_timeout_s": 30.0,
         "nemo_keepalive_only_timeout_s": 10.0,

@@ -20,6 +20,7 @@ from adapters.discord.channel import TOKEN_LIFETIME, DiscordChannel, FollowUp
 from adapters.discord.commands import install_commands, persistent_view, result_view
 from adapters.discord.convert import PLATFORM, from_interaction, from_message
 from adapters.discord.ratelimits import count_rate_limits
+from adapters.ordering import ChatOrder
 from bot.config import Settings
 from bot.errors import AdapterStartError, BadInput, Unavailable
 from bot.logs import redact
@@ -135,6 +136,7 @@ class DiscordAdapter:
         self._client: _Client | _ShardedClient | None = None
         self._task: asyncio.Task[None] | None = None
         self.receiving = True
+        self._order = ChatOrder()
         self.ready = asyncio.Event()
 
     @property
@@ -230,26 +232,30 @@ class DiscordAdapter:
 
     async def on_message(self, message: discord.Message) -> None:
         """A message in a DM or a server channel (the engine ignores unaddressed ones)."""
-        me = self.client.user
-        if me is None:
-            return
-        incoming = from_message(message, me.id)
-        if incoming is None:
-            return
-        # Discord may send an event again after a resume: handle each message once.
-        if incoming.addressed and not await self._first_time(message.id):
-            return
-        if not self.receiving:
-            return
-        guild = message.guild
-        channel = DiscordChannel(
-            self.client.get_partial_messageable(
-                message.channel.id, guild_id=guild.id if guild else None
-            ),
-            self._views,
-            upload_limit=guild.filesize_limit if guild is not None else None,
-        )
-        await self._dispatch(incoming, channel)
+        # discord.py runs each event in a task of its own: the channel's line keeps its
+        # messages in order while other channels go on (taken before any await).
+        async with self._order.ticket(message.channel.id) as turn:
+            me = self.client.user
+            if me is None:
+                return
+            incoming = from_message(message, me.id)
+            if incoming is None:
+                return
+            # Discord may send an event again after a resume: handle each message once.
+            if incoming.addressed and not await self._first_time(message.id):
+                return
+            if not self.receiving:
+                return
+            guild = message.guild
+            channel = DiscordChannel(
+                self.client.get_partial_messageable(
+                    message.channel.id, guild_id=guild.id if guild else None
+                ),
+                self._views,
+                upload_limit=guild.filesize_limit if guild is not None else None,
+            )
+            await turn.wait()
+            await self._dispatch(incoming, channel)
 
     async def _first_time(self, message_id: int) -> bool:
         try:
@@ -265,25 +271,30 @@ class DiscordAdapter:
         text: str,
         attachments: Sequence[discord.Attachment],
     ) -> None:
-        """A slash command or a button press: acknowledged at once, answered in follow-ups."""
+        """A slash command or a button press: acknowledged at once, answered in follow-ups
+        when the channel's earlier messages are done."""
         if not self.receiving:
             return
-        try:
-            await interaction.response.defer(thinking=True)
-        except discord.HTTPException as exc:
-            log.warning("discord: could not acknowledge interaction %s: %s", interaction.id, exc)
-            return
-        incoming = from_interaction(interaction, text, attachments)
-        assert interaction.channel_id is not None  # from_interaction checked it
-        channel = DiscordChannel(
-            self.client.get_partial_messageable(
-                interaction.channel_id, guild_id=interaction.guild_id
-            ),
-            self._views,
-            follow_up=FollowUp.of(interaction, self._token_lifetime),
-            upload_limit=interaction.filesize_limit,
-        )
-        await self._dispatch(incoming, channel)
+        async with self._order.ticket(interaction.channel_id) as turn:
+            try:
+                await interaction.response.defer(thinking=True)
+            except discord.HTTPException as exc:
+                log.warning(
+                    "discord: could not acknowledge interaction %s: %s", interaction.id, exc
+                )
+                return
+            incoming = from_interaction(interaction, text, attachments)
+            assert interaction.channel_id is not None  # from_interaction checked it
+            channel = DiscordChannel(
+                self.client.get_partial_messageable(
+                    interaction.channel_id, guild_id=interaction.guild_id
+                ),
+                self._views,
+                follow_up=FollowUp.of(interaction, self._token_lifetime),
+                upload_limit=interaction.filesize_limit,
+            )
+            await turn.wait()
+            await self._dispatch(incoming, channel)
 
     # --- the platform, for the engine's workers ---------------------------------------------
 

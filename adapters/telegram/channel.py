@@ -18,7 +18,6 @@ from bot.ports.chat import Button, MessageRef, ReplyAddress, VideoInfo, button_i
 from bot.words import size as human_size
 
 from .convert import PLATFORM
-from .flood import with_flood_retry
 from .limits import TelegramLimits
 from .thumbnail import first_frame_jpeg
 
@@ -56,7 +55,7 @@ def _clip(text: str, size: int) -> str:
 
 
 class TelegramChannel:
-    """Writes to one chat through the Bot API, waiting out flood control."""
+    """Writes to one chat through the Bot API (flood control: the bot's rate limiter)."""
 
     def __init__(
         self,
@@ -89,7 +88,8 @@ class TelegramChannel:
 
     async def _call(self, call: Callable[[], Awaitable[T]], what: str) -> T:
         try:
-            return await with_flood_retry(call, what)
+            # A 429 is waited out by the bot's rate limiter (`flood.py`), inside the call.
+            return await call()
         except TelegramError as exc:
             log.warning("Telegram %s failed in chat %s: %s", what, self._chat_id, exc.message)
             raise Unavailable(f"Telegram {what} failed: {exc.message}") from exc
@@ -116,13 +116,10 @@ class TelegramChannel:
         that was deleted is sent again (later edits go to the new one)."""
         message_id = int(self._moved.get(ref.id, ref.id))
         try:
-            await with_flood_retry(
-                lambda: self._bot.edit_message_text(
-                    _clip(text or "…", MessageLimit.MAX_TEXT_LENGTH),
-                    chat_id=self._chat_id,
-                    message_id=message_id,
-                ),
-                "editMessageText",
+            await self._bot.edit_message_text(
+                _clip(text or "…", MessageLimit.MAX_TEXT_LENGTH),
+                chat_id=self._chat_id,
+                message_id=message_id,
             )
         except BadRequest as exc:
             reason = exc.message.lower()
@@ -160,7 +157,6 @@ class TelegramChannel:
         markup = keyboard(buttons)
 
         def send() -> Awaitable[Message]:
-            # Fresh InputFiles each attempt: a retry after 429 uploads everything again.
             return self._bot.send_video(
                 self._chat_id,
                 InputFile(data, filename=path.name),

@@ -14,8 +14,6 @@ from bot.errors import BadInput, Unavailable
 from bot.media import kind_of
 from bot.ports.chat import Attachment, AttachmentKind, ChatKey, IncomingMessage, Sender
 
-from .flood import with_flood_retry
-
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
@@ -193,10 +191,10 @@ def oversized(message: IncomingMessage, limit_bytes: int) -> Attachment | None:
 
 
 async def fetch_file(bot: Bot, file_id: str, path: Path) -> None:
-    """getFile and download one file into `path`, with flood control."""
+    """getFile and download one file into `path` (flood control: the rate limiter)."""
     try:
-        tg_file = await with_flood_retry(lambda: bot.get_file(file_id), "getFile")
-        await with_flood_retry(lambda: tg_file.download_to_drive(custom_path=path), "file download")
+        tg_file = await bot.get_file(file_id)
+        await tg_file.download_to_drive(custom_path=path)
     except BadRequest as exc:
         log.warning("Telegram refused a file: %s", exc.message)
         raise BadInput("file_refused_by_platform") from exc

@@ -10,7 +10,6 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,9 +39,10 @@ from .convert import (
     to_incoming,
     topic_of,
 )
-from .flood import with_flood_retry
+from .flood import count_flood_waits, rate_limiter
 from .intake import DurableUpdateQueue
 from .limits import TelegramLimits
+from .processor import ChatOrderedProcessor
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,8 @@ AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
 class TelegramAdapter:
-    """Long polling (or a webhook) feeding the engine's handler, one update at a time."""
+    """Long polling (or a webhook) feeding the engine's handler: chats side by side, each
+    chat's updates one at a time and in order (`processor.py`)."""
 
     name = PLATFORM
 
@@ -103,6 +104,8 @@ class TelegramAdapter:
             .read_timeout(30.0)
             .write_timeout(30.0)
             .media_write_timeout(300.0)
+            .concurrent_updates(ChatOrderedProcessor())
+            .rate_limiter(rate_limiter())
             .build()
         )
 
@@ -117,6 +120,7 @@ class TelegramAdapter:
         """
         app = self._app
         self._started = True
+        count_flood_waits()
         try:
             await self._initialize(app)
         except InvalidToken as exc:
@@ -245,18 +249,16 @@ class TelegramAdapter:
             for language, commands in by_language.items():
                 menu = [BotCommand(name, about) for name, about in commands]
                 try:
-                    await with_flood_retry(
-                        self._menu_setter(menu, language, chat_id), "setMyCommands"
-                    )
+                    await self._set_menu(menu, language, chat_id)
                 except TelegramError as exc:
                     # The menu is a convenience: the bot works without it.
                     log.warning("Telegram setMyCommands (%s) failed: %s", language, exc.message)
 
-    def _menu_setter(
+    async def _set_menu(
         self, menu: list[BotCommand], language: str | None, chat_id: int | None = None
-    ) -> Callable[[], Awaitable[bool]]:
+    ) -> None:
         scope = BotCommandScopeChat(chat_id) if chat_id is not None else None
-        return lambda: self._app.bot.set_my_commands(menu, scope=scope, language_code=language)
+        await self._app.bot.set_my_commands(menu, scope=scope, language_code=language)
 
     @staticmethod
     def _on_polling_error(exc: TelegramError) -> None:
@@ -336,10 +338,7 @@ class TelegramAdapter:
         language = query.from_user.language_code
         known = action is not None
         try:
-            await with_flood_retry(
-                lambda: query.answer(None if known else say("stale_button", as_lang(language))),
-                "answerCallbackQuery",
-            )
+            await query.answer(None if known else say("stale_button", as_lang(language)))
         except TelegramError as exc:
             # Too late to answer (the spinner times out): the press still counts.
             log.info("Telegram answerCallbackQuery failed: %s", exc.message)

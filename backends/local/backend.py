@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from backends.local import audio, images, moving
+from backends.local import audio, images, moving, warmup
 from backends.local import changes as ch
 from backends.local import instructions as ins
 from backends.local.clip import Media, make_draft, render_spec
@@ -76,6 +76,7 @@ class LocalBackend:
         # Two shared cores: one render at a time, others wait their turn.
         self._render_slot = asyncio.Semaphore(1)
         self._locks: dict[str, asyncio.Lock] = {}
+        warmup.start()  # the compiled kernels load now, not on the first clip
 
     def _lock(self, session: BackendSession) -> asyncio.Lock:
         return self._locks.setdefault(session.session_id, asyncio.Lock())

@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from backends.nemo.client import ClientConfig, NemoClient
 from backends.nemo.identity import IdentityStore
 from backends.nemo.media import probe_mp4
 from backends.nemo.pace import PollPacer
+from backends.nemo.retry import ReadRetry
 from backends.nemo.translate import translate
 from backends.nemo.wire import RenderStatus
 from bot.config import Settings
@@ -212,13 +214,20 @@ class NemoBackend:
 
 def create_backend(settings: Settings, identities: IdentityStore) -> NemoBackend:
     """The Nemo backend with its one HTTP client, configured from `settings`."""
+    # stamina's own log line of a scheduled retry carries no detail in our log format;
+    # `ReadRetry` logs what failed and why instead.
+    logging.getLogger("stamina").setLevel(logging.ERROR)
+    # Each running turn holds its chat stream's connection for up to 15 minutes:
+    # httpx's default pool of 100 would make the 101st busy chat's every call (a
+    # credits check, a render poll) wait for a stream to end.
+    limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100)
     http = httpx.AsyncClient(
         base_url=settings.nemo_base_url,
         timeout=httpx.Timeout(settings.nemo_request_timeout_s),
-        # Each running turn holds its chat stream's connection for up to 15 minutes:
-        # httpx's default pool of 100 would make the 101st busy chat's every call (a
-        # credits check, a render poll) wait for a stream to end.
-        limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100),
+        # aiohttp's connection pool under httpx's API: httpcore's pool rescans every
+        # connection (a poll() on each idle one) twice per request, which at 1000 busy
+        # chats was 40 % of the bot's CPU (see docs/engine.md, "Load benchmark").
+        transport=AiohttpTransport(limits=limits),
         follow_redirects=True,
     )
     token = settings.nemo_token.get_secret_value() if settings.nemo_token else None
@@ -235,5 +244,11 @@ def create_backend(settings: Settings, identities: IdentityStore) -> NemoBackend
         turn_timeout_s=settings.nemo_turn_timeout_s,
         keepalive_only_timeout_s=settings.nemo_keepalive_only_timeout_s,
         request_timeout_s=settings.nemo_request_timeout_s,
+        read_retry=ReadRetry(
+            attempts=settings.nemo_read_attempts,
+            backoff_s=settings.nemo_read_backoff_s,
+            window_s=settings.nemo_read_retry_window_s,
+            rate_limit_wait_s=settings.nemo_rate_limit_wait_s,
+        ),
     )
     return NemoBackend(NemoClient(http, config, identities), settings)

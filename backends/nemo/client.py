@@ -1,13 +1,14 @@
 """The Nemo HTTP client: every endpoint, the identity, and the retry rules in one place.
 
-Retries (each at most once per call): error 1001 → a fresh anonymous token for the same
+Remedies (each at most once per call): error 1001 → a fresh anonymous token for the same
 client id; HTTP 400 "missing client id" → make one; HTTP 429 → wait, then again.
+Reads (state, credits, render status, downloads) are also tried again after a network
+failure, a 5xx or a 429, with backoff (`retry.py`); turns, uploads and submits never are.
 The bearer token goes only in the Authorization header, and only to Nemo's own host.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import mimetypes
 import os
@@ -21,15 +22,17 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from backends.nemo.identity import IdentityStore, NemoIdentity
+from backends.nemo.retry import ReadRetry, Remedies, retry_after_seconds
 from backends.nemo.stream import EventParser, read_turn
 from backends.nemo.wire import (
     UPLOAD_LIMIT_BYTES,
     AnonymousToken,
-    MissingClientId,
     RenderStatus,
     SessionInfo,
     check_envelope,
+    data_of,
     decode_body,
+    not_a_stream,
     parse_anonymous_token,
     parse_claim_token,
     parse_credits,
@@ -38,7 +41,7 @@ from backends.nemo.wire import (
     parse_state,
     parse_upload,
 )
-from bot.errors import BackendError, FileTooLarge, RateLimited, TokenError, Unavailable
+from bot.errors import BackendError, FileTooLarge, RateLimited, Unavailable
 from bot.ports.backend import AgentEvent, Credits, UploadedFile
 
 log = logging.getLogger(__name__)
@@ -64,13 +67,7 @@ class ClientConfig:
     turn_timeout_s: float = 900.0
     keepalive_only_timeout_s: float = 600.0
     request_timeout_s: float = 60.0
-
-
-@dataclass(slots=True)
-class _Tries:
-    """Which one-time remedies a call has used."""
-
-    used: set[str] = field(default_factory=set)
+    read_retry: ReadRetry = field(default_factory=ReadRetry)
 
 
 class NemoClient:
@@ -113,36 +110,23 @@ class NemoClient:
             headers["X-Client-Id"] = client_id
         return headers
 
-    async def _remedy(self, exc: BackendError, tries: _Tries, token: str | None) -> None:
-        """Apply the one-time remedy for `exc`, or raise it."""
-        if isinstance(exc, TokenError) and "token" not in tries.used and self.identity.anonymous:
-            tries.used.add("token")
-            log.info("Nemo: token rejected, getting a fresh anonymous token")
-            await self.identity.refresh(token)
-        elif isinstance(exc, MissingClientId) and "client" not in tries.used:
-            tries.used.add("client")
-            log.info("Nemo: asked for a client id; sending one")
-            await self.identity.client_id()
-        elif isinstance(exc, RateLimited) and "rate" not in tries.used:
-            tries.used.add("rate")
-            log.info("Nemo: rate limited; waiting %.3g s", self.config.rate_limit_wait_s)
-            await asyncio.sleep(self.config.rate_limit_wait_s)
-        elif isinstance(exc, MissingClientId):
-            raise Unavailable(str(exc), status=exc.status) from exc
-        else:
-            raise exc
-
     def _check(self, response: httpx.Response, raw: bytes) -> Mapping[str, Any]:
-        body = decode_body(
-            raw, status=response.status_code, content_type=response.headers.get("content-type", "")
-        )
-        check_envelope(
-            body,
-            status=response.status_code,
-            user_id=self.user_id,
-            web_url=self.config.web_url,
-            secrets=self.identity.secrets(),
-        )
+        try:
+            body = decode_body(
+                raw,
+                status=response.status_code,
+                content_type=response.headers.get("content-type", ""),
+            )
+            check_envelope(
+                body,
+                status=response.status_code,
+                user_id=self.user_id,
+                web_url=self.config.web_url,
+                secrets=self.identity.secrets(),
+            )
+        except RateLimited as exc:
+            exc.retry_after_s = retry_after_seconds(response.headers)
+            raise
         return body
 
     async def _call(
@@ -153,15 +137,17 @@ class NemoClient:
         json: Any = None,
         upload: tuple[Path, str] | None = None,
         auth: bool = True,
+        read: bool = False,
     ) -> Mapping[str, Any]:
-        """One API call with its remedies; the whole JSON body of the answer."""
-        tries = _Tries()
+        """One API call with its remedies; the whole JSON body of the answer. A `read`
+        leaves 429s to the read retries, which honour `Retry-After` with backoff."""
+        remedies = Remedies(self.identity, self.config.rate_limit_wait_s, reads=read)
         while True:
             token = await self.token() if auth else None
             try:
                 return await self._once(method, path, token, json=json, upload=upload)
             except BackendError as exc:
-                await self._remedy(exc, tries, token)
+                await remedies.apply(exc, token)
 
     async def _once(
         self,
@@ -200,7 +186,7 @@ class NemoClient:
     async def _fetch_anonymous(self) -> AnonymousToken:
         """POST /api/auth/anonymous-token for the client id (sent as X-Client-Id)."""
         body = await self._call("POST", "/api/auth/anonymous-token", auth=False)
-        return parse_anonymous_token(_data(body))
+        return parse_anonymous_token(data_of(body))
 
     async def create_session(self, language: str = "en") -> SessionInfo:
         """A new project session."""
@@ -209,7 +195,7 @@ class NemoClient:
             f"/api/tasks/me/with-session/{APP}",
             json={"task_name": "project", "language": language},
         )
-        info = parse_session(_data(body))
+        info = parse_session(data_of(body))
         if info.user_id:
             self.user_id = info.user_id
         return info
@@ -219,7 +205,7 @@ class NemoClient:
         body = await self._call(
             "POST", "/api/auth/claim-token", json={"task_id": task_id, "session_id": session_id}
         )
-        return parse_claim_token(_data(body))
+        return parse_claim_token(data_of(body))
 
     def claim_link(self, claim_token: str) -> str:
         """The browser link for a claim token."""
@@ -236,7 +222,7 @@ class NemoClient:
         body = await self._call(
             "POST", f"/api/upload-video/{APP}/me/{session_id}", upload=(path, filename)
         )
-        return parse_upload(_data(body), filename)
+        return parse_upload(data_of(body), filename)
 
     async def upload_urls(self, session_id: str, urls: list[str]) -> list[UploadedFile]:
         """Have Nemo fetch files from URLs."""
@@ -245,18 +231,24 @@ class NemoClient:
             f"/api/upload-video/{APP}/me/{session_id}",
             json={"urls": urls, "source_type": "url"},
         )
-        return parse_upload(_data(body), "file")
+        return parse_upload(data_of(body), "file")
+
+    async def _read(self, path: str) -> Mapping[str, Any]:
+        """GET `path`, tried again after a passing failure (see `ReadRetry`)."""
+        return await self.config.read_retry.run(
+            lambda: self._call("GET", path, read=True), f"GET {path}"
+        )
 
     async def credits(self) -> Credits:
         """The credit balance."""
-        body = await self._call("GET", "/api/credits/balance/simple")
-        available, frozen, total = parse_credits(_data(body))
+        body = await self._read("/api/credits/balance/simple")
+        available, frozen, total = parse_credits(data_of(body))
         return Credits(available=available, frozen=frozen, total=total)
 
     async def state(self, session_id: str) -> tuple[Mapping[str, Any], int]:
         """The latest state: (draft, generated media count)."""
-        body = await self._call("GET", f"/api/state/{APP}/me/{session_id}/latest")
-        return parse_state(_data(body))
+        body = await self._read(f"/api/state/{APP}/me/{session_id}/latest")
+        return parse_state(data_of(body))
 
     async def submit_render(
         self, job_id: str, session_id: str, draft: Mapping[str, Any]
@@ -276,7 +268,7 @@ class NemoClient:
 
     async def render_status(self, job_id: str) -> RenderStatus:
         """One look at a render job (either status shape)."""
-        body = await self._call("GET", f"/api/render/proxy/lambda/{job_id}")
+        body = await self._read(f"/api/render/proxy/lambda/{job_id}")
         return parse_render_status(body)
 
     async def download_render(self, job_id: str, dest: Path) -> int:
@@ -289,15 +281,20 @@ class NemoClient:
         The bearer token is sent only when `url` is on Nemo's own host.
         """
         absolute = urljoin(self.config.base_url.rstrip("/") + "/", url)
+        return await self.config.read_retry.run(
+            lambda: self._download(absolute, dest), f"download {urlsplit(absolute).path}"
+        )
+
+    async def _download(self, absolute: str, dest: Path) -> int:
         ours = urlsplit(absolute).netloc == self._host
-        tries = _Tries()
+        remedies = Remedies(self.identity, self.config.rate_limit_wait_s, reads=True)
         while True:
             token = await self.token() if ours else None
             headers = self._headers(token) if ours else {}
             try:
                 return await self._download_once(absolute, headers, dest)
             except BackendError as exc:
-                await self._remedy(exc, tries, token)
+                await remedies.apply(exc, token)
 
     async def _download_once(self, url: str, headers: dict[str, str], dest: Path) -> int:
         part = dest.with_name(dest.name + ".part")
@@ -333,7 +330,7 @@ class NemoClient:
         timeout = httpx.Timeout(
             self.config.request_timeout_s, read=self.config.stream_read_timeout_s
         )
-        tries = _Tries()
+        remedies = Remedies(self.identity, self.config.rate_limit_wait_s)
         while True:
             token = await self.token()
             failure: BackendError | None = None
@@ -352,7 +349,7 @@ class NemoClient:
                         raw = await _read_limited(response)
                         try:
                             self._check(response, raw)
-                            raise decode_error_not_stream(response.status_code, ctype)
+                            raise not_a_stream(response.status_code, ctype)
                         except BackendError as exc:
                             failure = exc
                     else:
@@ -370,23 +367,7 @@ class NemoClient:
             except httpx.TransportError as exc:
                 raise Unavailable(f"Nemo chat cannot be reached ({type(exc).__name__})") from exc
             assert failure is not None
-            await self._remedy(failure, tries, token)
-
-
-def decode_error_not_stream(status: int, content_type: str) -> BackendError:
-    """The error for a successful-looking answer that is not an event stream."""
-    from bot.errors import ProtocolError
-
-    return ProtocolError(
-        f"Nemo chat answered HTTP {status} with {content_type or 'no type'}, not a stream",
-        field="content-type",
-        status=status,
-    )
-
-
-def _data(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    data = body.get("data", body)
-    return data if isinstance(data, Mapping) else {}
+            await remedies.apply(failure, token)
 
 
 async def _read_limited(response: httpx.Response) -> bytes:

@@ -350,3 +350,18 @@ def parse_render_status(body: Mapping[str, Any]) -> RenderStatus:
         output_url=url or None,
         error=str(error) if error and status.lower() == "failed" else None,
     )
+
+
+def data_of(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The `data` object of an answer (the body itself when there is none)."""
+    data = body.get("data", body)
+    return data if isinstance(data, Mapping) else {}
+
+
+def not_a_stream(status: int, content_type: str) -> BackendError:
+    """The error for a successful-looking chat answer that is not an event stream."""
+    return ProtocolError(
+        f"Nemo chat answered HTTP {status} with {content_type or 'no type'}, not a stream",
+        field="content-type",
+        status=status,
+    )

@@ -70,8 +70,9 @@ async def animate(
 
     # Progress goes to stderr, with no platform rate limit: a 1 s pace at most, so the
     # final "Done" line (paced like any edit) keeps the exit at most 1 s after the clip,
-    # not the chats' 3 s.
-    pace = min(settings.status_edit_interval_s, 1.0)
+    # not the chats' 3 s; none at all when nothing is shown (--quiet), so the process
+    # ends as soon as the clip is written.
+    pace = 0.0 if quiet else min(settings.status_edit_interval_s, 1.0)
     settings = settings.model_copy(update={"status_edit_interval_s": pace})
     lines: list[str] = []
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot import metrics, replies, timeline
 from bot.engine.export import Exporter
+from bot.engine.scratch import scratch_dir
 from bot.engine.work import Deps, LeaseLost, Turn, Work
 from bot.errors import (
     BackendError,
@@ -236,9 +236,7 @@ class RequestRunner:
     async def _upload(self, turn: Turn, session: BackendSession, platform: Platform | None) -> None:
         if platform is None:
             raise Unavailable(f"no {turn.chat.platform} connection here to fetch the files")
-        tmp_root = self._deps.settings.data_dir / "tmp"
-        tmp_root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
+        async with scratch_dir(self._deps.settings.data_dir / "tmp") as tmp:
             for i, attachment in enumerate(turn.work.message.attachments):
                 path = Path(tmp) / _safe_name(attachment.name, i)
                 await platform.fetch(attachment, path)

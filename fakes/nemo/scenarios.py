@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from multidict import CIMultiDict
+
 
 @dataclass
 class EmulatorConfig:
@@ -76,6 +78,8 @@ class Failure:
     status: int | None = None
     html: bool = False
     message: str | None = None
+    retry_after: str | None = None  # a Retry-After header on the error answer
+    drop: bool = False  # the connection is cut before any answer (a network blink)
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ class Received:
 
     method: str
     path: str
-    headers: dict[str, str]
+    headers: CIMultiDict[str]  # names in any case, as HTTP has them
     json: Any
     at: float
 

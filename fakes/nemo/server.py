@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from multidict import CIMultiDict
 
 from fakes.nemo.agent import plan_turn
 from fakes.nemo.media import fit, make_mp4
@@ -99,6 +100,7 @@ class NemoEmulator:
         self.anon_users: dict[str, User] = {}
         self.claims: dict[str, tuple[str, str]] = {}
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
+        self._holds: dict[str, deque[tuple[asyncio.Event, float | None]]] = defaultdict(deque)
         self._turns: deque[TurnScenario] = deque()
         self._renders: deque[RenderScenario] = deque()
         self._ids = itertools.count(1000001)
@@ -122,12 +124,25 @@ class NemoEmulator:
         html: bool = False,
         message: str | None = None,
         count: int = 1,
+        retry_after: float | str | None = None,
+        drop: bool = False,
     ) -> None:
-        """Answer the next `count` calls to `endpoint` with this error (see ENDPOINTS)."""
+        """Answer the next `count` calls to `endpoint` with this error (see ENDPOINTS),
+        with a `Retry-After` header; or (`drop`) cut the connection without an answer."""
         if endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}; one of {ENDPOINTS}")
+        after = None if retry_after is None else str(retry_after)
         for _ in range(count):
-            self._failures[endpoint].append(Failure(code, status, html, message))
+            self._failures[endpoint].append(Failure(code, status, html, message, after, drop))
+
+    def hold_next(self, endpoint: str, seconds: float | None = None) -> asyncio.Event:
+        """Hold the next call to `endpoint` until the returned event is set (or `seconds`
+        pass), then answer it as usual: a slow Nemo."""
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}; one of {ENDPOINTS}")
+        release = asyncio.Event()
+        self._holds[endpoint].append((release, seconds))
+        return release
 
     def next_turn(self, **quirks: Any) -> TurnScenario:
         """Give the next chat turn these quirks (fields of `TurnScenario`)."""
@@ -184,17 +199,17 @@ class NemoEmulator:
         """Listen; returns the base URL."""
         app = web.Application(middlewares=[self._record], client_max_size=1024**2)
         r = app.router
-        r.add_post("/api/auth/anonymous-token", self._anonymous_token)
-        r.add_post("/api/tasks/me/with-session/nemo_agent", self._create_session)
-        r.add_post("/api/auth/claim-token", self._claim)
-        r.add_post("/run_sse", self._chat)
-        r.add_post("/api/upload-video/nemo_agent/me/{sid}", self._upload)
-        r.add_get("/api/credits/balance/simple", self._credits)
-        r.add_get("/api/state/nemo_agent/me/{sid}/latest", self._state)
-        r.add_post("/api/render/proxy/lambda", self._render_submit)
-        r.add_get("/api/render/proxy/lambda/{id}", self._render_status)
-        r.add_get("/api/render/proxy/{id}/download", self._render_download)
-        r.add_get("/_emulator/files/{name}", self._file)
+        r.add_post("/api/auth/anonymous-token", self._anonymous_token, name="anonymous-token")
+        r.add_post("/api/tasks/me/with-session/nemo_agent", self._create_session, name="session")
+        r.add_post("/api/auth/claim-token", self._claim, name="claim")
+        r.add_post("/run_sse", self._chat, name="chat")
+        r.add_post("/api/upload-video/nemo_agent/me/{sid}", self._upload, name="upload")
+        r.add_get("/api/credits/balance/simple", self._credits, name="credits")
+        r.add_get("/api/state/nemo_agent/me/{sid}/latest", self._state, name="state")
+        r.add_post("/api/render/proxy/lambda", self._render_submit, name="render")
+        r.add_get("/api/render/proxy/lambda/{id}", self._render_status, name="render-status")
+        r.add_get("/api/render/proxy/{id}/download", self._render_download, name="download:render")
+        r.add_get("/_emulator/files/{name}", self._file, name="download:file")
         r.add_post("/_emulator/{action}", self._control)
         r.add_get("/_emulator/{action}", self._control)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -231,9 +246,21 @@ class NemoEmulator:
             except ValueError:
                 body = "<invalid json>"
         self.requests.append(
-            Received(request.method, request.path, dict(request.headers), body, time.time())
+            Received(request.method, request.path, CIMultiDict(request.headers), body, time.time())
         )
         request[JSON] = body
+        # Route names are the endpoints of `fail_next` ("download:file" → "download").
+        endpoint = (request.match_info.route.name or "").partition(":")[0]
+        if holds := self._holds.get(endpoint):
+            release, seconds = holds.popleft()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(release.wait(), seconds)
+        queue = self._failures.get(endpoint)
+        if queue and queue[0].drop:
+            queue.popleft()
+            assert request.transport is not None
+            request.transport.abort()  # no status line, no body: the client sees a reset
+            return web.Response()
         response: web.StreamResponse = await handler(request)
         return response
 
@@ -245,7 +272,10 @@ class NemoEmulator:
         if f.html:
             html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
             return web.Response(status=f.status or 502, text=html, content_type="text/html")
-        return self._error(f.code, f.status, f.message, render=render)
+        answer = self._error(f.code, f.status, f.message, render=render)
+        if f.retry_after is not None:
+            answer.headers["Retry-After"] = f.retry_after
+        return answer
 
     def _error(
         self, code: int | None, status: int | None, message: str | None, *, render: bool = False
@@ -754,7 +784,11 @@ class NemoEmulator:
                 status=body.get("status"),
                 html=bool(body.get("html")),
                 count=int(body.get("count", 1)),
+                retry_after=body.get("retry_after"),
+                drop=bool(body.get("drop")),
             )
+        elif action == "hold":
+            self.hold_next(body["endpoint"], float(body.get("seconds", 30)))
         elif action == "next_turn":
             self._turns.append(TurnScenario.from_json(body))
         elif action == "next_render":

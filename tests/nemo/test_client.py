@@ -132,17 +132,18 @@ async def test_missing_client_id_is_supplied_and_retried(
     assert calls[1].headers["X-Client-Id"]
 
 
-async def test_rate_limit_waits_then_retries_once(
+async def test_a_rate_limited_write_waits_then_retries_once(
     backend: NemoBackend, nemo_emulator: NemoEmulator
 ) -> None:
-    await backend.credits()
-    nemo_emulator.fail_next("credits", code=429, status=429)
-    await backend.credits()
-    first, second = nemo_emulator.received("/credits/")[-2:]
+    session = await backend.open_session("en")
+    nemo_emulator.fail_next("claim", code=429, status=429)
+    await backend.project_link(session)
+    first, second = nemo_emulator.received("/claim-token")[-2:]
     assert second.at - first.at >= 0.01  # the configured wait
-    nemo_emulator.fail_next("credits", code=429, status=429, count=2)
+    nemo_emulator.fail_next("claim", code=429, status=429, count=2)
     with pytest.raises(RateLimited):
-        await backend.credits()
+        await backend.project_link(session)
+    assert len(nemo_emulator.received("/claim-token")) == 4
 
 
 async def test_error_codes_become_typed_errors(
@@ -153,7 +154,7 @@ async def test_error_codes_become_typed_errors(
         ("state", 1002, None, SessionLost),
         ("upload", 4001, None, UnsupportedFile),
         ("upload", 4002, None, FileTooLarge),
-        ("credits", None, 503, Unavailable),
+        ("claim", None, 503, Unavailable),  # a write: never tried again
         ("state", 2001, None, NoCredits),
         ("claim", 777, 200, BackendError),
     ]
@@ -273,7 +274,7 @@ async def test_credits_go_down_for_work_not_for_export(
 async def test_html_answer_is_a_typed_error(
     backend: NemoBackend, nemo_emulator: NemoEmulator
 ) -> None:
-    nemo_emulator.fail_next("credits", html=True, status=502)
+    nemo_emulator.fail_next("credits", html=True, status=502, count=5)  # every read try
     with pytest.raises(Unavailable):
         await backend.credits()
     nemo_emulator.fail_next("credits", html=True, status=200)

@@ -71,11 +71,13 @@ async def test_broken_output_url_falls_back(
     backend: NemoBackend, nemo_emulator: NemoEmulator, photo: Path, tmp_path: Path
 ) -> None:
     session, state = await _drafted(backend, photo)
-    nemo_emulator.fail_next("download", status=503)
+    nemo_emulator.fail_next("download", status=503, count=5)  # every try of the output URL
     done = (await _export(backend, session, state, tmp_path))[-1]
     assert isinstance(done, ExportDone)
     assert done.path is not None
     assert done.path.stat().st_size > 0
+    assert len(nemo_emulator.received("/_emulator/files/")) == 5
+    assert len(nemo_emulator.received("/download")) == 1  # then the fallback
 
 
 async def test_a_failed_render_is_rendered_again_once_with_a_new_id(

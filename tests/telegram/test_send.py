@@ -91,6 +91,25 @@ async def test_flood_control_is_waited_out(
     assert fake_api.texts(CHAT) == ["your clip is ready"]
 
 
+async def test_a_flood_wait_holds_the_edits_back_and_loses_nothing(
+    fake_api: FakeBotApi, start_adapter: StartAdapter
+) -> None:
+    channel = await _channel(fake_api, start_adapter)
+    ref = await channel.send_text("Rendering 10%")
+    fake_api.fail_next("editMessageText", retry_after=1)
+    edit = asyncio.create_task(channel.edit_text(ref, "Rendering 40%"))
+    await fake_api.wait_for(lambda: fake_api.calls_to("editMessageText", limited=True))
+    sends = [asyncio.create_task(channel.send_text(f"reply {i}")) for i in range(5)]
+    await asyncio.gather(edit, *sends)
+    [limited] = fake_api.calls_to("editMessageText", limited=True)
+    # Nothing went out while Telegram's wait ran: no burst of edits or sends into it.
+    during = [c for c in fake_api.calls if limited.at < c.at < limited.at + 0.95]
+    assert [c.method for c in during] == []
+    # Nothing lost: the edit once, then every reply.
+    assert len(fake_api.calls_to("editMessageText")) == 1
+    assert fake_api.texts(CHAT) == ["Rendering 40%"] + [f"reply {i}" for i in range(5)]
+
+
 async def test_video_is_uploaded_with_its_metadata_and_thumbnail(
     fake_api: FakeBotApi, start_adapter: StartAdapter, tmp_path: Path
 ) -> None:
