@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     )
 
     # --- core -------------------------------------------------------------------------
-    backend: Literal["local", "nemo"] = Field("local", alias="CLIPBOT_BACKEND")
+    backend: Literal["local", "nemo", "model"] = Field("local", alias="CLIPBOT_BACKEND")
     data_dir: Path = Field(Path("./data"), alias="CLIPBOT_DATA_DIR")
     log_level: str = Field("INFO", alias="CLIPBOT_LOG_LEVEL")
     # The language of a chat until its user writes (English or Chinese).
@@ -69,6 +69,25 @@ class Settings(BaseSettings):
     render_crf: int = Field(21, alias="CLIPBOT_RENDER_CRF")
     # Bitrate cap so a 5-10 s clip fits Discord's 10 MiB and Telegram's limits.
     render_max_bitrate_kbps: int = Field(7000, alias="CLIPBOT_RENDER_MAX_BITRATE")
+
+    # --- local AI model (CLIPBOT_BACKEND=model, the [model] extra) --------------------
+    # A diffusers image-to-video folder (save_pretrained / hf download), or a hub id.
+    model_path: str | None = Field(None, alias="CLIPBOT_MODEL")
+    # Only with this may CLIPBOT_MODEL be a hub id that is downloaded (once, into the cache).
+    model_download: bool = Field(False, alias="CLIPBOT_MODEL_DOWNLOAD")
+    # "cuda" (the default when there is one), "cuda:1", "cpu" (slow: on purpose only), "mps".
+    model_device: str | None = Field(None, alias="CLIPBOT_MODEL_DEVICE")
+    model_dtype: Literal["auto", "float16", "bfloat16", "float32"] = Field(
+        "auto", alias="CLIPBOT_MODEL_DTYPE"
+    )
+    # For small cards: weights wait in RAM and visit the GPU in turn; the VAE decodes in tiles.
+    model_cpu_offload: bool = Field(False, alias="CLIPBOT_MODEL_CPU_OFFLOAD")
+    model_vae_tiling: bool = Field(False, alias="CLIPBOT_MODEL_VAE_TILING")
+    # Empty: the family's own default (see docs/model.md).
+    model_steps: int | None = Field(None, alias="CLIPBOT_MODEL_STEPS", ge=1, le=200)
+    model_frames: int | None = Field(None, alias="CLIPBOT_MODEL_FRAMES", ge=2, le=1000)
+    model_fps: int | None = Field(None, alias="CLIPBOT_MODEL_FPS", ge=1, le=60)
+    model_resolution: int | None = Field(None, alias="CLIPBOT_MODEL_RESOLUTION", ge=16, le=2160)
 
     # --- Telegram ---------------------------------------------------------------------
     telegram_bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")

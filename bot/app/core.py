@@ -24,6 +24,16 @@ def make_backend(settings: Settings, store: Store) -> Backend:
     return LocalBackend(settings)
 
 
+async def start_backend(settings: Settings, store: Store) -> Backend:
+    """The configured backend, ready to work: the model backend loads its weights first
+    (in a thread) and raises `BackendStartError` with one line when it cannot."""
+    if settings.backend == "model":
+        from backends.model import open_backend
+
+        return await open_backend(settings)
+    return make_backend(settings, store)
+
+
 async def open_store(settings: Settings, *, memory: bool = False) -> Store:
     """The SQLite database in the data dir, or (`memory`) a store that keeps nothing."""
     if memory:
@@ -54,7 +64,7 @@ async def open_core(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = await open_store(settings, memory=memory)
     try:
-        backend = backend or make_backend(settings, store)
+        backend = backend or await start_backend(settings, store)
         engine = Engine(settings, backend, store)
         try:
             yield Core(settings, store, backend, engine)

@@ -58,6 +58,13 @@ async def deliver(channel: OutgoingChannel, done: ExportDone, text: str, lang: L
     return await channel.send_text(say("too_big", lang, size=shown), buttons)
 
 
+def _stage_words(event: ExportProgress, lang: Lang) -> str:
+    """The status line of an export stage: waiting for the device shows the place in line."""
+    if event.stage == "queued" and event.ahead:
+        return say("stage_waiting_device", lang, n=event.ahead)
+    return say("stage_downloading" if event.stage == "downloading" else "stage_rendering", lang)
+
+
 class Exporter:
     """Renders a chat's project and delivers the clip, recording the render job."""
 
@@ -91,12 +98,12 @@ class Exporter:
         await deps.store.save_job(job)
         reporter.stage(say("stage_rendering", lang))
         done: ExportDone | None = None
+        turn.work.exporting = True
         try:
             limit = turn.channel.max_upload_bytes
             async for event in deps.backend.export(session, state, dest, max_bytes=limit):
                 if isinstance(event, ExportProgress):
-                    key = "stage_downloading" if event.stage == "downloading" else "stage_rendering"
-                    reporter.stage(say(key, lang))
+                    reporter.stage(_stage_words(event, lang))
                     reporter.percent(event.percent)
                     if event.stage != job.state:
                         job = replace(job, state=event.stage, progress=event.percent)
@@ -109,6 +116,8 @@ class Exporter:
             link_task.cancel()
             await deps.store.save_job(replace(job, state="failed"))
             raise
+        finally:
+            turn.work.exporting = False
         reporter.stage(say("stage_sending", lang))
         message = turn.work.message
         try:

@@ -33,6 +33,15 @@ class _Lane:
     queue: deque[Work] = field(default_factory=deque)
     task: asyncio.Task[None] | None = None
     pace: Pace = field(default_factory=Pace)
+    # The running request (queue[0]) in its own task, so that /new can stop its export.
+    current: asyncio.Task[None] | None = None
+
+    def stop_export(self) -> bool:
+        """Cancel the running request if it is exporting (a render is reproducible, an
+        agent's turn is not: turns are never cut). True if one was stopped."""
+        if self.current is None or not self.queue or not self.queue[0].exporting:
+            return False
+        return self.current.cancel()
 
 
 class Engine:
@@ -76,6 +85,10 @@ class Engine:
         if lane.task is None:
             # Recorded by the lane once the status is shown: the first reply comes first.
             lane.task = asyncio.create_task(self._drain(message.chat, lane))
+        elif where.intent == "new" and lane.stop_export():
+            log.info("chat %s: /new stops the clip being made", message.chat)
+            await channel.send_text(say("new_stops_export", lang))
+            await self._runner.request_id(work)
         else:
             # queue[0] is the running request.
             await channel.send_text(say("queued", lang, n=len(lane.queue) - 1))
@@ -121,14 +134,26 @@ class Engine:
     async def _drain(self, chat: ChatKey, lane: _Lane) -> None:
         try:
             while lane.queue:
+                current = asyncio.create_task(self._runner.run(lane.queue[0], lane.pace))
+                lane.current = current
                 try:
-                    await self._runner.run(lane.queue[0], lane.pace)
-                except Exception:
-                    # Bookkeeping failed after the work (the store): the work has run,
-                    # so it leaves the queue; running it again would re-send the turn.
-                    log.exception("chat %s: a request ended in an unexpected error", chat)
+                    # Returns when the request ends, stopped by /new included.
+                    await asyncio.wait({current})
+                except asyncio.CancelledError:
+                    current.cancel()
+                    await asyncio.gather(current, return_exceptions=True)
+                    raise
                 finally:
+                    lane.current = None
                     lane.queue.popleft()
+                if not current.cancelled() and current.exception() is not None:
+                    # Bookkeeping failed after the work (the store): the work has run,
+                    # so it left the queue; running it again would re-send the turn.
+                    log.error(
+                        "chat %s: a request ended in an unexpected error",
+                        chat,
+                        exc_info=current.exception(),
+                    )
         finally:
             lane.task = None
             if not lane.queue and self._lanes.get(chat) is lane:

@@ -35,6 +35,8 @@ class Work:
     route: Route
     lang: Lang
     request_id: int | None = None
+    # True while its clip is being rendered (the only part /new may stop).
+    exporting: bool = False
     # Both the intake (for a queued request) and the lane may record the request first.
     recording: asyncio.Lock = field(default_factory=asyncio.Lock)
 
