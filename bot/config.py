@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     render_crf: int = Field(21, alias="CLIPBOT_RENDER_CRF")
     # Bitrate cap so a 5-10 s clip fits Discord's 10 MiB and Telegram's limits.
     render_max_bitrate_kbps: int = Field(7000, alias="CLIPBOT_RENDER_MAX_BITRATE")
+    # Longest video or animated GIF the local renderer takes, in seconds.
+    max_input_seconds: float = Field(60.0, alias="CLIPBOT_MAX_INPUT_SECONDS")
 
     # --- local AI model (CLIPBOT_BACKEND=model, the [model] extra) --------------------
     # A diffusers image-to-video folder (save_pretrained / hf download), or a hub id.

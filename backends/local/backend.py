@@ -20,10 +20,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from backends.local import audio, images
+from backends.local import audio, images, moving
 from backends.local import instructions as ins
 from backends.local.clip import ClipSettings, Media, make_draft, render_spec
-from backends.local.render import RenderSpec
+from backends.local.render import RenderSpec, Slide, VideoSlide
 from bot.config import Settings
 from bot.errors import BadImage, NothingToExport, SessionLost, UnsupportedFile
 from bot.media import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES, suffix_of
@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 
 #: What the local renderer takes, for `UnsupportedFile`.
 LOCAL_FORMATS = (
-    "jpg", "png", "heic", "webp", "gif", "bmp", "tiff", "mp3", "m4a", "wav", "aac", "ogg", "flac",
+    "jpg", "png", "heic", "webp", "gif", "bmp", "tiff", "mp4", "mov", "webm", "mkv", "mp3", "m4a",
+    "wav", "aac", "ogg", "flac",
 )  # fmt: skip
 
 
@@ -80,6 +81,17 @@ class _Project:
         """Regenerate the draft after a change (only once one exists)."""
         if self.draft is not None and self.photos:
             self.draft = make_draft(self.settings, self.photos, self.music)
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """An uploaded file, checked: what it is and its size or length."""
+
+    name: str
+    kind: Literal["image", "video", "animation", "audio"]
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
 
 
 def _safe_name(filename: str) -> str:
@@ -135,52 +147,54 @@ class LocalBackend:
         return session
 
     async def upload(self, session: BackendSession, path: Path, filename: str) -> UploadedFile:
-        """Copy a photo or an audio file into the project, checking it first."""
+        """Copy a photo, a video, an animated GIF or an audio file into the project,
+        checking it first."""
         suffix = suffix_of(filename) or suffix_of(path.name)
-        if suffix in VIDEO_SUFFIXES:
-            raise UnsupportedFile(
-                "The local renderer makes clips from photos; it does not take videos. "
-                "Send a photo (JPEG, PNG, HEIC, WebP, GIF) or music (MP3, M4A, WAV, OGG).",
-                formats=LOCAL_FORMATS,
-            )
-        if suffix in AUDIO_SUFFIXES:
-            duration = await asyncio.to_thread(audio.probe, path)
-            kind: Literal["image", "audio"] = "audio"
-            info = None
-        else:
-            try:
-                info = await asyncio.to_thread(images.inspect, path)
-            except BadImage:
-                if suffix in IMAGE_SUFFIXES:
-                    raise
-                raise UnsupportedFile(
-                    f"I can't use a .{suffix or '?'} file. I take photos (JPEG, PNG, HEIC, "
-                    "WebP, GIF) and music (MP3, M4A, WAV, OGG).",
-                    formats=LOCAL_FORMATS,
-                ) from None
-            kind = "image"
-            duration = None
+        checked = await asyncio.to_thread(self._inspect, path, filename, suffix)
         async with self._lock(session):
             project = self._load(session)
             index = len(project.photos) + (1 if project.music else 0) + 1
             stored = f"{index:03d}-{_safe_name(filename)}"
             await asyncio.to_thread(shutil.copyfile, path, self._dir(session) / stored)
-            media = Media(
-                stored,
-                Path(filename).name or stored,
-                width=info.width if info else None,
-                height=info.height if info else None,
-                duration_s=duration,
-            )
-            if kind == "image":
-                project.photos.append(media)
+            if checked.kind == "audio":
+                project.music = Media(stored, checked.name, duration_s=checked.duration_s)
             else:
-                project.music = media
+                project.photos.append(
+                    Media(stored, checked.name, checked.width, checked.height, checked.duration_s,
+                          checked.kind)
+                )  # fmt: skip
             project.rebuild()
             self._save(session, project)
         return UploadedFile(
-            media.name, kind, width=media.width, height=media.height, duration_s=duration
+            checked.name,
+            "image" if checked.kind == "image" else "audio" if checked.kind == "audio" else "video",
+            width=checked.width,
+            height=checked.height,
+            duration_s=checked.duration_s,
         )
+
+    def _inspect(self, path: Path, filename: str, suffix: str) -> _Checked:
+        """What the file is, checked (runs in a worker thread); raises `BadInput` or
+        `UnsupportedFile`."""
+        name = Path(filename).name or path.name
+        if suffix in AUDIO_SUFFIXES:
+            return _Checked(name, "audio", duration_s=audio.probe(path))
+        limit = self._settings.max_input_seconds
+        if suffix in VIDEO_SUFFIXES or (suffix == "gif" and images.animated(path)):
+            found = moving.probe(path, limit)
+            kind: Literal["video", "animation"] = "animation" if suffix == "gif" else "video"
+            return _Checked(name, kind, found.width, found.height, found.duration_s)
+        try:
+            info = images.inspect(path)
+        except BadImage:
+            if suffix in IMAGE_SUFFIXES:
+                raise
+            raise UnsupportedFile(
+                f"I can't use a .{suffix or '?'} file. I take photos (JPEG, PNG, HEIC, "
+                "WebP, GIF), short videos (MP4, MOV, WebM, MKV) and music (MP3, M4A, WAV, OGG).",
+                formats=LOCAL_FORMATS,
+            ) from None
+        return _Checked(name, "image", info.width, info.height)
 
     async def instruct(
         self, session: BackendSession, text: str, language: Lang
@@ -309,7 +323,11 @@ class LocalBackend:
             crf=self._settings.render_crf,
             max_bitrate_kbps=self._settings.render_max_bitrate_kbps,
         )
-        missing = [s.path.name for s in spec.slides if not s.path.exists()]
+        missing = [
+            s.path.name
+            for s in spec.slides
+            if isinstance(s, Slide | VideoSlide) and not s.path.exists()
+        ]
         if missing:
             raise SessionLost(f"The photos of this project are gone ({', '.join(missing)}).")
         dest_dir.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from backends.local.motion import Move
-from backends.local.render import RenderSpec, Slide
+from backends.local.render import AnySlide, RenderSpec, Slide, VideoSlide
 from bot.errors import NothingToExport
 
 Aspect = Literal["9:16", "16:9", "1:1", "4:5"]
@@ -29,6 +29,11 @@ TITLE_S = 3.0
 FADE_S = 0.6
 
 
+#: A photo, a video (plays once, then holds its last frame) or an animation (an animated
+#: GIF: loops).
+MediaKind = Literal["image", "video", "animation"]
+
+
 @dataclass(frozen=True, slots=True)
 class Media:
     """A file kept in the session's folder: `file` is its name there, `name` the user's."""
@@ -38,6 +43,12 @@ class Media:
     width: int | None = None
     height: int | None = None
     duration_s: float | None = None
+    kind: MediaKind = "image"
+
+    @property
+    def moving(self) -> bool:
+        """A video or an animated GIF, not a photo."""
+        return self.kind != "image"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +99,17 @@ def frame_size(aspect: Aspect, resolution: int) -> tuple[int, int]:
     return 2 * round(short * aw / ah / 2), short
 
 
-def duration_of(settings: ClipSettings, photos: int) -> float:
-    """The clip's length in seconds: asked for, or 5 s (3 s a photo for a slideshow)."""
+def duration_of(settings: ClipSettings, items: Sequence[Media]) -> float:
+    """The clip's length in seconds: asked for; or a lone video's own length; or 5 s
+    (3 s an item for a slideshow)."""
     if settings.duration_s is not None:
         return settings.duration_s
+    n = len(items)
+    if n == 1 and items[0].kind == "video" and items[0].duration_s:
+        return min(MAX_DURATION_S, max(1.0, round(items[0].duration_s, 1)))
     return min(
         MAX_DURATION_S,
-        max(DEFAULT_DURATION_S, PER_PHOTO_S * photos) if photos > 1 else DEFAULT_DURATION_S,
+        max(DEFAULT_DURATION_S, PER_PHOTO_S * n) if n > 1 else DEFAULT_DURATION_S,
     )
 
 
@@ -104,6 +119,12 @@ def slide_moves(move: Move, n: int) -> list[Move]:
         other: Move = "zoom_out" if move == "zoom_in" else "zoom_in"
         return [move if i % 2 == 0 else other for i in range(n)]
     return [move] * n
+
+
+def item_moves(move: Move, items: Sequence[Media]) -> list[Move]:
+    """`slide_moves` for the photos; moving items play as they are (no camera move)."""
+    moves = slide_moves(move, len(items))
+    return ["still" if item.moving else m for item, m in zip(items, moves, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +143,8 @@ class Layout:
         first = photos[0]
         aspect = settings.aspect or nearest_aspect(first.width or 1080, first.height or 1920)
         width, height = frame_size(aspect, settings.resolution)
-        total_ms = round(duration_of(settings, len(photos)) * 1000)
-        return cls(aspect, width, height, total_ms, tuple(slide_moves(settings.move, len(photos))))
+        total_ms = round(duration_of(settings, photos) * 1000)
+        return cls(aspect, width, height, total_ms, tuple(item_moves(settings.move, photos)))
 
 
 def make_draft(
@@ -183,7 +204,7 @@ def render_spec(
     layout = Layout.of(settings, photos)
     return RenderSpec(
         slides=tuple(
-            Slide(folder / Path(p.file).name, move)
+            _slide(folder / Path(p.file).name, p, move)
             for p, move in zip(photos, layout.moves, strict=True)
         ),
         width=layout.width,
@@ -200,3 +221,9 @@ def render_spec(
         crf=crf,
         max_bitrate_kbps=max_bitrate_kbps,
     )
+
+
+def _slide(path: Path, item: Media, move: Move) -> AnySlide:
+    if item.moving:
+        return VideoSlide(path, loop=item.kind == "animation")
+    return Slide(path, move)

@@ -109,6 +109,17 @@ def inspect(path: Path) -> ImageInfo:
     return ImageInfo(w, h, fmt)
 
 
+def animated(path: Path) -> bool:
+    """Whether the file is a picture with more than one frame (an animated GIF); False
+    for anything Pillow cannot open (`inspect` then says why)."""
+    try:
+        img = _open(path)
+    except BadImage:
+        return False
+    with img:
+        return bool(getattr(img, "is_animated", False))
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
     """Flatten any mode (CMYK, 16-bit, palette, transparency) to 8-bit RGB."""
     from PIL import Image

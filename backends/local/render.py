@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from backends.local import motion
 from backends.local.motion import Move
+from backends.local.moving import FramesSlide, VideoSlide
 from bot.errors import BadInput, RenderFailed
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
+    from backends.local.moving import Player
     from backends.local.overlay import Title
     from backends.local.still import Still
     from backends.local.warp import PlaneWarper
@@ -45,11 +47,18 @@ class Slide:
     move: Move = "zoom_in"
 
 
+#: A slide of the clip: a photo with a camera move, or a moving segment (a video, an
+#: animated GIF, frames in memory: `backends.local.moving`).
+AnySlide = Slide | VideoSlide | FramesSlide
+
+__all__ = ["AnySlide", "FramesSlide", "RenderResult", "RenderSpec", "Slide", "VideoSlide", "render"]
+
+
 @dataclass(frozen=True, slots=True)
 class RenderSpec:
-    """Everything a render needs; built from the draft (see `backends.local.draft`)."""
+    """Everything a render needs; built from a project by `backends.local.clip`."""
 
-    slides: tuple[Slide, ...]
+    slides: tuple[AnySlide, ...]
     width: int
     height: int
     fps: int = 30
@@ -115,6 +124,7 @@ class _Frames:
         self.spans = spans(len(spec.slides), spec.frames, round(spec.crossfade_s * spec.fps))
         self.stills: dict[int, Still] = {}
         self.warpers: dict[int, tuple[PlaneWarper, PlaneWarper]] = {}
+        self.players: dict[int, Player] = {}
         self.aspect = self.w / self.h
         self.title: Title | None = None
         if spec.title:
@@ -122,6 +132,24 @@ class _Frames:
 
             self.title = make_title(spec.title, self.w, self.h)
         self._scratch = np.empty((self.h * 3 // 2, self.w), dtype=np.uint8)
+
+    def close(self) -> None:
+        """Close the moving segments' files."""
+        for player in self.players.values():
+            player.close()
+        self.players.clear()
+
+    def _player(self, i: int) -> Player:
+        """Slide `i`'s player (a moving segment), opened on first use."""
+        from backends.local.moving import Player
+
+        if i not in self.players:
+            for old in [k for k in self.players if k < i - 1]:
+                self.players.pop(old).close()
+            slide = self.spec.slides[i]
+            assert isinstance(slide, VideoSlide | FramesSlide)
+            self.players[i] = Player(slide, self.w, self.h)
+        return self.players[i]
 
     def _still(self, i: int) -> Still:
         from backends.local.still import build
@@ -131,6 +159,7 @@ class _Frames:
                 del self.stills[old]
                 del self.warpers[old]
             slide = self.spec.slides[i]
+            assert isinstance(slide, Slide)
             zoom = motion.max_zoom(slide.move, self.spec.speed, self.aspect)
             self.stills[i] = build(slide.path, self.w, self.h, zoom)
         return self.stills[i]
@@ -145,8 +174,12 @@ class _Frames:
         return self.warpers[i]
 
     def _warp(self, i: int, k: int, y: NDArray[np.uint8], uv: NDArray[np.uint8]) -> None:
-        """Slide `i`'s still as seen by the camera at frame `k`, into the plane rows."""
+        """Slide `i` at frame `k` into the plane rows: a photo as seen by the camera, a
+        moving segment at its own time."""
         span, slide = self.spans[i], self.spec.slides[i]
+        if not isinstance(slide, Slide):
+            self._player(i).draw((k - span.start) / self.spec.fps, y, uv)
+            return
         luma, chroma = self._warpers(i)
         t = (k - span.start) / max(1, span.count - 1)
         cam = motion.camera_at(slide.move, t, self.spec.speed, self.aspect)
@@ -360,4 +393,6 @@ def render(spec: RenderSpec, out: Path, progress: Progress | None = None) -> Ren
         tmp.unlink(missing_ok=True)
         log.exception("render failed")
         raise RenderFailed(f"The render failed: {exc}") from exc
+    finally:
+        frames.close()
     return RenderResult(out, spec.width, spec.height, n / spec.fps, n, out.stat().st_size)

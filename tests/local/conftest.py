@@ -76,6 +76,58 @@ def music(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def make_video(
+    path: Path,
+    seconds: float = 3.0,
+    fps: int = 24,
+    size: tuple[int, int] = (320, 240),
+    codec: str = "libx264",
+) -> Path:
+    """A real video: a white bar 16 px wide moving right 80 px a second (its left edge
+    at 20 + 80·t) over a blue ground that brightens with time."""
+    import av
+
+    w, h = size
+    n = round(seconds * fps)
+    with av.open(str(path), "w") as c:
+        stream = c.add_stream(codec, rate=fps)
+        assert isinstance(stream, av.VideoStream)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for i in range(n):
+            frame = av.VideoFrame.from_ndarray(bar_frame(i / fps, w, h, i / n), format="rgb24")
+            frame.pts = i
+            c.mux(stream.encode(frame))
+        c.mux(stream.encode(None))
+    return path
+
+
+def bar_frame(t: float, w: int, h: int, shade: float = 0.0) -> np.ndarray:
+    """One picture of `make_video`: the bar's left edge at 20 + 80·t."""
+    img = np.empty((h, w, 3), np.uint8)
+    img[:] = (40, 60 + round(120 * shade), 160)
+    x = 20 + round(80 * t)
+    img[:, x : x + 16] = 255
+    return img
+
+
+@pytest.fixture(scope="session")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """3 s videos of a moving bar in the containers people send (and an animated GIF)."""
+    d = tmp_path_factory.mktemp("videos")
+    out = {
+        "mp4": make_video(d / "bar.mp4"),
+        "mov": make_video(d / "bar.mov"),
+        "mkv": make_video(d / "bar.mkv"),
+        "webm": make_video(d / "bar.webm", codec="libvpx-vp9"),
+    }
+    # Four frames of 100 ms (0.4 s, looping): red, green, blue, white.
+    colours = [(220, 30, 30), (30, 200, 30), (30, 30, 220), (250, 250, 250)]
+    frames = [Image.new("RGB", (160, 120), c) for c in colours]
+    out["gif"] = d / "loop.gif"
+    frames[0].save(out["gif"], save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return out
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings whose data dir is this test's own."""

@@ -43,7 +43,9 @@ def texture(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _camera(frames: _Frames, k: int) -> np.ndarray:
     """The intended map of frame k (continuous output → still coordinates), as 3×3."""
     still = frames._still(0)
-    c = motion.camera_at(frames.spec.slides[0].move, k / (FRAMES - 1), frames.spec.speed, 1.0)
+    slide = frames.spec.slides[0]
+    assert isinstance(slide, Slide)
+    c = motion.camera_at(slide.move, k / (FRAMES - 1), frames.spec.speed, 1.0)
     m = np.array(motion.camera_matrix(c, W, H, still.width, still.height))
     return np.vstack([m, [0.0, 0.0, 1.0]])
 
@@ -79,7 +81,9 @@ def _zoompan_like(frames: _Frames) -> Callable[[int], np.ndarray]:
     import cv2
 
     still = frames._still(0)
-    move = frames.spec.slides[0].move
+    slide = frames.spec.slides[0]
+    assert isinstance(slide, Slide)
+    move = slide.move
 
     def frame_at(k: int) -> np.ndarray:
         cam = motion.camera_at(move, k / (FRAMES - 1), frames.spec.speed, 1.0)
