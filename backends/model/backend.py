@@ -17,10 +17,10 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
-from typing import Literal
 
 from backends.local import audio, images
 from backends.local import instructions as ins
@@ -28,14 +28,14 @@ from backends.local.clip import ASPECTS, Layout, Media
 from backends.local.render import RenderResult
 from backends.model import finish, footage
 from backends.model.families import frame_count, generation_size
-from backends.model.generate import Job, Stopped, generate
+from backends.model.generate import Job, Stopped, free_memory, generate
 from backends.model.line import Line
 from backends.model.loader import LoadedModel
 from backends.model.project import Project, Projects
 from backends.model.prompt import split
 from bot.config import Settings
 from bot.errors import BadImage, NothingToExport, SessionLost, UnsupportedFile
-from bot.media import AUDIO_SUFFIXES, VIDEO_SUFFIXES, suffix_of
+from bot.media import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES, suffix_of
 from bot.ports.backend import (
     AgentEvent,
     BackendSession,
@@ -65,6 +65,8 @@ class _Plan:
     session_id: str
     job: Job
     footage: Path
+    #: The footage's frame rate: the model's, or slower to fill the clip.
+    rate: Fraction
     finish: finish.Finish
     out: Path
 
@@ -115,7 +117,7 @@ class ModelBackend:
             try:
                 info = await asyncio.to_thread(images.inspect, path)
             except BadImage:
-                if suffix in AUDIO_SUFFIXES or suffix in ("jpg", "jpeg", "png", "heic", "webp"):
+                if suffix in IMAGE_SUFFIXES:
                     raise
                 raise UnsupportedFile(
                     f"A .{suffix or '?'} file is neither a photo nor music.", formats=MODEL_FORMATS
@@ -160,7 +162,7 @@ class ModelBackend:
             if project.photo is None:
                 yield TextMessage(say("local_photo_first", language))
                 return
-            parts = split(text)
+            parts = split(text, camera_in_prompt=family.text)
             changes = list(parts.changes)
             notes: list[str] = []
             if project.music is None and any(isinstance(c, ins.SetMusic) and c.on for c in changes):
@@ -172,7 +174,11 @@ class ModelBackend:
                 project.prompt = parts.prompt
                 echo.insert(0, say("model_prompt", language, prompt=parts.prompt))
             elif parts.prompt:
-                notes.append(say("model_no_words", language, model=family.label, prompt=parts.prompt))
+                notes.append(
+                    say("model_no_words", language, model=family.label, prompt=parts.prompt)
+                )
+            if parts.camera and not family.text:
+                notes.append(say("model_no_camera", language, model=family.label))
             if project.uploads > 1 + (project.music is not None):
                 notes.append(say("model_latest_photo", language, name=project.photo.name))
             project.rebuild(family.label)
@@ -215,24 +221,39 @@ class ModelBackend:
         m = self._model
         layout = Layout.of(project.settings, [project.photo])
         width, height = generation_size(m.family, m.short_side, ASPECTS[layout.aspect])
-        frames = frame_count(m.family, layout.total_ms / 1000, m.fps, m.frames)
+        seconds = layout.total_ms / 1000
+        frames = frame_count(m.family, seconds, m.fps, m.frames)
+        # Footage shorter than the clip (the model's most frames) plays slower to fill it,
+        # rather than stopping on its last frame.
+        rate = (
+            Fraction(m.fps)
+            if frames / m.fps >= seconds
+            else Fraction(frames * 1000, layout.total_ms)
+        )
         prompt = project.prompt if m.family.text else ""
         job = Job(photo, prompt, width, height, frames, project.seed)
-        made_of = footage.key(
-            job=job, model=str(m.folder), dtype=m.dtype, steps=m.steps, fps=m.fps
-        )
+        made_of = footage.key(job=job, model=str(m.folder), dtype=m.dtype, steps=m.steps, rate=rate)
         dest_dir.mkdir(parents=True, exist_ok=True)
         music = project.music if project.music and (folder / project.music.file).exists() else None
         return _Plan(
             session.session_id,
             job,
             footage.path_for(folder, made_of),
-            finish.Finish(project.settings, project.photo, music, folder, m.fps, self._settings),
+            rate,
+            finish.Finish(
+                project.settings,
+                project.photo,
+                music,
+                folder,
+                preset=self._settings.render_preset,
+                crf=self._settings.render_crf,
+                max_bitrate_kbps=self._settings.render_max_bitrate_kbps,
+            ),
             dest_dir / f"model-{session.session_id[:8]}-{int(time.time() * 1000)}.mp4",
         )
 
     def _make(
-        self, plan: _Plan, report: finish.Progress, stop: threading.Event
+        self, plan: _Plan, report: Callable[[float], None], stop: threading.Event
     ) -> RenderResult:
         """Generate (unless the footage is there already) and finish; on a worker thread."""
         share = 0.0
@@ -241,7 +262,7 @@ class ModelBackend:
             frames = generate(
                 self._model, plan.job, lambda done, total: report(share * done / total), stop
             )
-            footage.write(frames, self._model.fps, plan.footage)
+            footage.write(frames, plan.rate, plan.footage)
             del frames
         if stop.is_set():
             raise Stopped("stopped before finishing")
@@ -324,15 +345,4 @@ class ModelBackend:
         if self._running:
             await asyncio.wait(set(self._running.values()))
         self._running.clear()
-        await asyncio.to_thread(_release, self._model)
-
-
-def _release(model: LoadedModel) -> None:
-    from backends.model.generate import free_memory
-
-    model.pipe.to("cpu") if model.device != "cpu" else None
-    free_memory()
-
-
-def _kind(suffix: str) -> Literal["image", "audio"]:
-    return "audio" if suffix in AUDIO_SUFFIXES else "image"
+        await asyncio.to_thread(free_memory)

@@ -31,22 +31,22 @@ def path_for(folder: Path, footage_key: str) -> Path:
     return folder / f"{PREFIX}{footage_key}{SUFFIX}"
 
 
-def write(frames: NDArray[np.uint8], fps: int, out: Path) -> Path:
-    """Write (n, h, w, 3) RGB frames losslessly at `fps` to `out`, whole or not at all;
-    older footage in the folder is removed."""
+def write(frames: NDArray[np.uint8], rate: Fraction, out: Path) -> Path:
+    """Write (n, h, w, 3) RGB frames losslessly at `rate` frames a second to `out`, whole
+    or not at all; older footage in the folder is removed."""
     import av
 
     tmp = out.with_name(out.name + ".part")
     n, height, width = frames.shape[:3]
     try:
         with av.open(str(tmp), mode="w", format="matroska") as container:
-            stream = container.add_stream("ffv1", rate=fps)
+            stream = container.add_stream("ffv1", rate=rate)
             stream.width, stream.height = width, height
             stream.pix_fmt = "bgr0"
             for k in range(n):
                 frame = av.VideoFrame.from_ndarray(frames[k], format="rgb24")
                 frame.pts = k
-                frame.time_base = Fraction(1, fps)
+                frame.time_base = 1 / rate
                 container.mux(stream.encode(frame))
             container.mux(stream.encode(None))
         tmp.replace(out)

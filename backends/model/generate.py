@@ -131,7 +131,9 @@ def generate(
     try:
         with torch.inference_mode():
             out = model.pipe(
-                **_arguments(model, job, image), generator=generator, callback_on_step_end=after_step
+                **_arguments(model, job, image),
+                generator=generator,
+                callback_on_step_end=after_step,
             )
         frames = out.frames[0]
     except Stopped:

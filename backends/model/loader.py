@@ -93,7 +93,7 @@ def pick_device(requested: str | None, torch: Any) -> str:
 
 
 def _variant(folder: Path) -> str | None:
-    """"fp16" when the folder holds only half-precision weight files (as some hub
+    """ "fp16" when the folder holds only half-precision weight files (as some hub
     downloads do), else None."""
     weights = [p.name for p in folder.glob("*/*.safetensors")]
     if weights and all(".fp16." in name for name in weights):
@@ -113,12 +113,15 @@ def load(settings: Settings) -> LoadedModel:
     folder = model_folder(settings)
     family = read_family(folder)
     device = pick_device(settings.model_device, torch)
-    dtype = settings.model_dtype
+    dtype: str = settings.model_dtype
     if dtype == "auto":
         dtype = family.cuda_dtype if device.startswith("cuda") else "float32"
     try:
         pipe = getattr(diffusers, family.pipeline).from_pretrained(
-            folder, torch_dtype=getattr(torch, dtype), local_files_only=True, variant=_variant(folder)
+            folder,
+            dtype=getattr(torch, dtype),
+            local_files_only=True,
+            variant=_variant(folder),
         )
     except Exception as exc:  # a damaged file fails in many libraries' own ways
         raise BackendStartError(f"Could not load the model in {folder}: {_one_line(exc)}") from exc

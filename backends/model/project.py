@@ -22,7 +22,7 @@ class Project:
     """What the session's `state.json` holds."""
 
     seed: int
-    settings: ClipSettings = field(default_factory=lambda: ClipSettings(move="static"))
+    settings: ClipSettings = field(default_factory=lambda: ClipSettings(move="still"))
     photo: Media | None = None
     music: Media | None = None
     prompt: str = ""

@@ -21,10 +21,16 @@ _TITLE_WORD = re.compile(r"(?i)\b(?:title|caption|text)\s*[:：]?\s*$|标题\s*[
 
 @dataclass(frozen=True, slots=True)
 class Split:
-    """One message: the rules' changes and the prompt ("" when it had none)."""
+    """One message: the rules' changes (camera moves left out: the model makes the
+    motion), the prompt ("" when it had none), and whether it asked for a camera move."""
 
     changes: tuple[ins.Change, ...]
     prompt: str
+    camera: bool = False
+
+
+def _camera(change: ins.Change) -> bool:
+    return isinstance(change, ins.SetMotion | ins.SetSpeed)
 
 
 def _without_titles(text: str, titles: list[str]) -> str:
@@ -45,8 +51,9 @@ def _without_titles(text: str, titles: list[str]) -> str:
     return text
 
 
-def split(text: str) -> Split:
-    """The changes the rules find in `text`, and the clauses they do not explain."""
+def split(text: str, *, camera_in_prompt: bool) -> Split:
+    """The changes the rules find in `text`, and the clauses they do not explain; with
+    `camera_in_prompt`, clauses asking for a camera move ("zoom in") join the prompt."""
     parsed = ins.parse(text)
     titles = [c.text for c in parsed.changes if isinstance(c, ins.SetTitle) and c.text]
     kept: list[str] = []
@@ -55,6 +62,8 @@ def split(text: str) -> Split:
         if not clause:
             continue
         # A clause is the prompt's when the rules leave words of it unexplained.
-        if ins.parse(clause).unknown:
+        read = ins.parse(clause)
+        if read.unknown or (camera_in_prompt and any(_camera(c) for c in read.changes)):
             kept.append(clause)
-    return Split(parsed.changes, ", ".join(kept))
+    changes = tuple(c for c in parsed.changes if not _camera(c))
+    return Split(changes, ", ".join(kept), camera=len(changes) < len(parsed.changes))
