@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     model_cpu_offload: bool = Field(False, alias="CLIPBOT_MODEL_CPU_OFFLOAD")
     model_vae_tiling: bool = Field(False, alias="CLIPBOT_MODEL_VAE_TILING")
     # Empty: the family's own default (see docs/model.md).
-    model_steps: int | None = Field(None, alias="CLIPBOT_MODEL_STEPS", ge=1, le=200)
+    model_steps: int | None = Field(None, alias="CLIPBOT_MODEL_STEPS", ge=1, le=1000)
     model_frames: int | None = Field(None, alias="CLIPBOT_MODEL_FRAMES", ge=2, le=1000)
     model_fps: int | None = Field(None, alias="CLIPBOT_MODEL_FPS", ge=1, le=60)
     model_resolution: int | None = Field(None, alias="CLIPBOT_MODEL_RESOLUTION", ge=16, le=2160)

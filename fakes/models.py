@@ -131,12 +131,14 @@ def svd_pipeline() -> Any:
         timestep_type="continuous",
         use_karras_sigmas=True,
     )
+    # Four blocks: the real VAE's 8× reduction, so the UNet works on small latents.
     vae = AutoencoderKLTemporalDecoder(
-        block_out_channels=(32, 64),
+        block_out_channels=(32, 32, 32, 32),
         in_channels=3,
         out_channels=3,
-        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        down_block_types=("DownEncoderBlock2D",) * 4,
         latent_channels=4,
+        layers_per_block=1,
     )
     # The pipeline gives its image encoder the photo at 224×224, as the real one's.
     image_encoder = CLIPVisionModelWithProjection(

@@ -101,6 +101,12 @@ def _variant(folder: Path) -> str | None:
     return None
 
 
+def _quiet_transformers() -> None:
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+
+
 def load(settings: Settings) -> LoadedModel:
     """Load the configured pipeline onto its device; `BackendStartError` if it cannot."""
     try:
@@ -116,6 +122,9 @@ def load(settings: Settings) -> LoadedModel:
     dtype: str = settings.model_dtype
     if dtype == "auto":
         dtype = family.cuda_dtype if device.startswith("cuda") else "float32"
+    # The operator gets one log line for the load, not the libraries' progress bars.
+    diffusers.utils.logging.disable_progress_bar()
+    _quiet_transformers()
     try:
         pipe = getattr(diffusers, family.pipeline).from_pretrained(
             folder,
