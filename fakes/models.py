@@ -175,6 +175,9 @@ BUILDERS = {"ltx": ltx_pipeline, "svd": svd_pipeline}
 
 def save(family: str, folder: Path) -> Path:
     """Build the tiny pipeline of `family` ("ltx" or "svd") and save it in `folder`."""
+    from diffusers.utils import logging
+
+    logging.disable_progress_bar()
     pipe = BUILDERS[family]()
     pipe.save_pretrained(folder)
     return folder
