@@ -137,7 +137,12 @@ class ModelBackend:
                 height=info.height if info else None,
                 duration_s=duration,
             )
+            old = project.photo if kind == "image" else project.music
+            if old is not None:
+                # One photo (and one music file) per project: the newer one takes its place.
+                (folder / old.file).unlink(missing_ok=True)
             if kind == "image":
+                project.replaced = project.photo is not None
                 project.photo = media
             else:
                 project.music = media
@@ -179,8 +184,9 @@ class ModelBackend:
                 )
             if parts.camera and not family.text:
                 notes.append(say("model_no_camera", language, model=family.label))
-            if project.uploads > 1 + (project.music is not None):
+            if project.replaced:
                 notes.append(say("model_latest_photo", language, name=project.photo.name))
+                project.replaced = False
             project.rebuild(family.label)
             self._projects.save(session.session_id, project)
         lines = [" · ".join(echo)] if echo else []

@@ -29,6 +29,8 @@ class Project:
     draft: dict[str, Any] | None = None
     #: How many files were uploaded (stored names are numbered by it).
     uploads: int = 0
+    #: A newer photo replaced the one animated, and the user was not told yet.
+    replaced: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the session file."""
@@ -40,6 +42,7 @@ class Project:
             "prompt": self.prompt,
             "draft": self.draft,
             "uploads": self.uploads,
+            "replaced": self.replaced,
         }
 
     @classmethod
@@ -54,6 +57,7 @@ class Project:
             prompt=str(data.get("prompt") or ""),
             draft=data.get("draft"),
             uploads=int(data.get("uploads") or 0),
+            replaced=bool(data.get("replaced")),
         )
 
     def rebuild(self, model: str) -> None:

@@ -9,12 +9,15 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.engine import Engine
+from bot.errors import BackendStartError
 from bot.ports.backend import Backend
 from bot.ports.store import Store
 
 
 def make_backend(settings: Settings, store: Store) -> Backend:
     """The configured backend (imported lazily: each pulls in heavy libraries)."""
+    if settings.backend == "model":
+        raise BackendStartError("The model backend loads its weights first: use start_backend.")
     if settings.backend == "nemo":
         from backends.nemo import create_backend
 

@@ -183,3 +183,21 @@ async def test_out_of_memory_is_a_clear_message_and_the_next_clip_works(
         await engine.idle()
         assert backend.model.pipe is loaded.pipe  # the model stayed loaded
     assert len(channel.videos) == 1
+
+
+async def test_the_latest_photo_is_animated_and_status_shows_the_prompt(
+    tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    settings = model_settings(tiny_models["ltx"], tmp_path / "data")
+    channel = KeepingChannel(tmp_path / "kept")
+    two = (photo("first.png", photo_bytes()), photo("second.png", photo_bytes(64, 96)))
+    async with running(settings) as (engine, _):
+        await engine.handle(msg("water flows, 1 second, 720p", *two), channel)
+        await engine.idle()
+        assert "using the latest, second.png" in "\n".join(channel.texts())
+        [folder] = (settings.data_dir / "model").iterdir()
+        assert sorted(p.suffix for p in folder.glob("00*")) == [".png"]  # the first is gone
+        await engine.handle(msg("/status"), channel)
+    assert "Video: second.png → “water flows”" in channel.texts()[-1]
+    # The second photo is portrait (2:3): the clip takes the nearest aspect, 9:16.
+    assert (probe(channel.videos[0]).width, probe(channel.videos[0]).height) == (720, 1280)
