@@ -30,13 +30,22 @@ from pathlib import Path
 
 from bot.app.core import open_core
 from bot.ports.backend import Backend, BackendSession, ExportDone, ExportEvent, ProjectState
-from bot.ports.chat import Button, ChatKey, MessageRef, Sender, VideoInfo
+from bot.ports.chat import (
+    Attachment,
+    Button,
+    ChatKey,
+    MessageRef,
+    ReplyAddress,
+    Sender,
+    VideoInfo,
+)
 
 
 @dataclass
 class BenchChannel:
     """An outgoing channel that notes when things arrive (wall clock, like the emulator)."""
 
+    chat_id: str = "0"
     first_reply: float | None = None
     delivered: float | None = None
     texts: list[str] = field(default_factory=list)
@@ -45,6 +54,10 @@ class BenchChannel:
     @property
     def max_upload_bytes(self) -> int | None:
         return 50 * 1024 * 1024
+
+    @property
+    def address(self) -> ReplyAddress:
+        return ReplyAddress("bench", self.chat_id)
 
     def _reply(self) -> MessageRef:
         if self.first_reply is None:
@@ -59,12 +72,25 @@ class BenchChannel:
         return None
 
     async def send_video(
-        self, path: Path, caption: str, info: VideoInfo, buttons: Sequence[Button] = ()
+        self,
+        path: Path,
+        caption: str,
+        info: VideoInfo,
+        buttons: Sequence[Button] = (),
+        *,
+        key: str | None = None,
     ) -> MessageRef:
         self.delivered = time.time()
         return self._reply()
 
-    async def send_link(self, url: str, caption: str, buttons: Sequence[Button] = ()) -> MessageRef:
+    async def send_link(
+        self,
+        url: str,
+        caption: str,
+        buttons: Sequence[Button] = (),
+        *,
+        key: str | None = None,
+    ) -> MessageRef:
         self.texts.append(url)
         return self._reply()
 
@@ -87,14 +113,32 @@ def _note_fetched(backend: Backend) -> dict[str, float]:
         dest_dir: Path,
         *,
         max_bytes: int | None = None,
+        resume: str | None = None,
     ) -> AsyncIterator[ExportEvent]:
-        async for event in export(session, state, dest_dir, max_bytes=max_bytes):
+        async for event in export(session, state, dest_dir, max_bytes=max_bytes, resume=resume):
             if isinstance(event, ExportDone):
                 fetched[session.session_id] = time.time()
             yield event
 
     backend.export = timed  # type: ignore[method-assign]
     return fetched
+
+
+class _BenchPlatform:
+    """The bench's chats: their channels, and local files as attachments."""
+
+    name = "bench"
+
+    def __init__(self, channels: list[BenchChannel]) -> None:
+        self._channels = channels
+
+    def channel_for(self, address: ReplyAddress) -> BenchChannel:
+        return self._channels[int(address.chat_id)]
+
+    async def fetch(self, attachment: Attachment, dest: Path) -> None:
+        from adapters.terminal.conversion import fetch_local
+
+        await fetch_local(attachment, dest)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -175,7 +219,8 @@ async def run(chats: int, render_s: float, poll_max_s: float | None = None) -> d
             )
             async with open_core(settings) as core:
                 fetched = _note_fetched(core.backend)
-                channels = [BenchChannel() for _ in range(chats)]
+                channels = [BenchChannel(str(i)) for i in range(chats)]
+                core.engine.add_platform(_BenchPlatform(channels))
                 sent: list[float] = [0.0] * chats
                 started = time.time()
 

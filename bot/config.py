@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     # --- core -------------------------------------------------------------------------
     backend: Literal["local", "nemo", "model"] = Field("local", alias="CLIPBOT_BACKEND")
     data_dir: Path = Field(Path("./data"), alias="CLIPBOT_DATA_DIR")
+    # Empty: the SQLite file in the data dir (one process). postgresql://user:pass@host/db:
+    # PostgreSQL, shared by every `clipbot run` and `clipbot worker` of the bot.
+    database_url: SecretStr | None = Field(None, alias="CLIPBOT_DATABASE_URL")
     log_level: str = Field("INFO", alias="CLIPBOT_LOG_LEVEL")
     # The language of a chat until its user writes (English or Chinese).
     default_language: Lang = Field("en", alias="CLIPBOT_LANGUAGE")
@@ -44,6 +48,20 @@ class Settings(BaseSettings):
     recovery_first_check_s: float = Field(30.0, alias="CLIPBOT_RECOVERY_FIRST_CHECK")
     recovery_interval_s: float = Field(60.0, alias="CLIPBOT_RECOVERY_INTERVAL")
     recovery_max_checks: int = Field(5, alias="CLIPBOT_RECOVERY_MAX_CHECKS")
+
+    # --- the request queue ------------------------------------------------------------
+    # Requests one process runs at once (most wait on the network).
+    worker_concurrency: int = Field(1000, alias="CLIPBOT_CONCURRENCY", ge=1)
+    # A claimed request is leased for this long, renewed while it runs: the work of a
+    # process that died moves to another within it.
+    lease_s: float = Field(20.0, alias="CLIPBOT_LEASE_SECONDS", gt=0)
+    # A request that was started this many times (it keeps killing its process) is given up.
+    max_attempts: int = Field(5, alias="CLIPBOT_MAX_ATTEMPTS", ge=1)
+    # On SIGTERM, running requests may finish for this long; the rest resume at next start.
+    shutdown_grace_s: float = Field(25.0, alias="CLIPBOT_SHUTDOWN_GRACE", ge=0)
+    # Finished requests, render jobs, handled updates and untouched projects older than
+    # this are pruned.
+    retention_days: float = Field(30.0, alias="CLIPBOT_RETENTION_DAYS", gt=0)
 
     # --- Nemo -------------------------------------------------------------------------
     nemo_base_url: str = Field("https://mega-api-prod.nemovideo.ai", alias="NEMO_BASE_URL")
@@ -135,4 +153,7 @@ class Settings(BaseSettings):
             )
             if s is not None
         ]
+        if self.database_url is not None:
+            password = urlsplit(self.database_url.get_secret_value()).password
+            found += [self.database_url.get_secret_value(), password or ""]
         return [s for s in found if s]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 from types import TracebackType
@@ -47,7 +48,11 @@ class StatusReporter:
         edit_interval_s: float,
         still_working_s: float,
         pace: Pace | None = None,
+        message: MessageRef | None = None,
+        on_message: Callable[[MessageRef], Awaitable[None]] | None = None,
     ) -> None:
+        """`message`: a status message sent before (a resumed request) to carry on;
+        `on_message`: told the status message once it is sent (to keep it for a resume)."""
         self._channel = channel
         self._lang = lang
         self._interval = edit_interval_s
@@ -55,8 +60,10 @@ class StatusReporter:
         self._pace = pace or Pace()
         self._stage = ""
         self._percent: float | None = None
+        self._note = ""
         self._final: str | None = None
-        self._ref: MessageRef | None = None
+        self._ref: MessageRef | None = message
+        self._on_message = on_message
         self._shown = ""
         self._changed = asyncio.Event()
         self._stack = AsyncExitStack()
@@ -70,6 +77,12 @@ class StatusReporter:
         """Show a new stage (already in the user's language); clears the percentage."""
         if text != self._stage or self._percent is not None:
             self._stage, self._percent = text, None
+            self._changed.set()
+
+    def note(self, text: str) -> None:
+        """A line kept above the stage until the end (a resumed request says so)."""
+        if text != self._note:
+            self._note = text
             self._changed.set()
 
     def percent(self, value: float | None) -> None:
@@ -123,7 +136,9 @@ class StatusReporter:
         if elapsed >= 1:
             head = f"{head} ({format_elapsed(elapsed)})"
         if self._final is None and self._still > 0 and elapsed >= self._still:
-            return f"{say('still_working', self._lang)}\n{head}"
+            head = f"{say('still_working', self._lang)}\n{head}"
+        if self._final is None and self._note:
+            head = f"{self._note}\n{head}"
         return head
 
     def _until_next_tick(self) -> float:
@@ -140,6 +155,8 @@ class StatusReporter:
         try:
             if self._ref is None:
                 self._ref = await self._channel.send_text(text)
+                if self._on_message is not None:
+                    await self._on_message(self._ref)
             else:
                 await self._channel.edit_text(self._ref, text)
                 self.edits += 1

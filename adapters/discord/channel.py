@@ -7,13 +7,15 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import discord
 
+from adapters.discord.convert import PLATFORM
 from bot.errors import FileTooLarge
-from bot.ports.chat import Button, MessageRef, VideoInfo
+from bot.ports.chat import Button, MessageRef, ReplyAddress, VideoInfo
 from bot.words import size as human_size
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,31 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_CONTENT else text[: MAX_CONTENT - 1] + "…"
 
 
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """An interaction's follow-up webhook while its token is valid (Discord keeps it 15
+    minutes; after that the channel takes the answers)."""
+
+    webhook: discord.Webhook
+    application_id: int
+    token: str = field(repr=False)
+    until: datetime
+
+    @classmethod
+    def of(cls, interaction: discord.Interaction, lifetime: timedelta) -> FollowUp:
+        """The follow-up of an interaction just received."""
+        return cls(
+            interaction.followup,
+            interaction.application_id,
+            interaction.token,
+            interaction.created_at + lifetime,
+        )
+
+    def alive(self) -> bool:
+        """The token still takes messages."""
+        return discord.utils.utcnow() < self.until
+
+
 class DiscordChannel:
     """Where the engine writes to one Discord channel, for one request."""
 
@@ -47,15 +74,13 @@ class DiscordChannel:
         target: discord.PartialMessageable,
         views: ViewFactory,
         *,
-        interaction: discord.Interaction | None = None,
+        follow_up: FollowUp | None = None,
         upload_limit: int | None = None,
-        token_lifetime: timedelta = TOKEN_LIFETIME,
     ) -> None:
         self._target = target
         self._views = views
-        self._interaction = interaction
+        self._follow_up = follow_up
         self._limit = upload_limit or DEFAULT_UPLOAD_LIMIT
-        self._token_lifetime = token_lifetime
         # Webhook messages re-sent to the channel once the token expired.
         self._moved: dict[str, str] = {}
 
@@ -64,14 +89,32 @@ class DiscordChannel:
         """The limit the interaction reported, else the server's, else 10 MiB."""
         return self._limit
 
+    @property
+    def address(self) -> ReplyAddress:
+        """The channel (and server), the upload limit, and the follow-up token while it
+        lives: what `DiscordAdapter.channel_for` needs to write here from any process."""
+        target = self._target
+        extra = {"limit": str(self._limit)}
+        if target.guild_id is not None:
+            extra["guild"] = str(target.guild_id)
+        follow = self._follow_up
+        if follow is not None and follow.alive():
+            extra |= {
+                "app": str(follow.application_id),
+                "token": follow.token,
+                "until": follow.until.isoformat(),
+            }
+        return ReplyAddress(PLATFORM, str(target.id), extra)
+
     def _token_alive(self) -> bool:
-        interaction = self._interaction
-        if interaction is None:
-            return False
-        return discord.utils.utcnow() - interaction.created_at < self._token_lifetime
+        return self._follow_up is not None and self._follow_up.alive()
 
     async def _send(
-        self, content: str, buttons: Sequence[Button], file: discord.File | None = None
+        self,
+        content: str,
+        buttons: Sequence[Button],
+        file: discord.File | None = None,
+        nonce: str | None = None,
     ) -> MessageRef:
         view = self._views(buttons) if buttons else None
         kwargs: dict[str, object] = {"content": _clip(content)}
@@ -79,9 +122,12 @@ class DiscordChannel:
             kwargs["view"] = view
         if file is not None:
             kwargs["file"] = file
-        if self._interaction is not None and self._token_alive():
-            sent = await self._interaction.followup.send(wait=True, **kwargs)  # type: ignore[call-overload]
+        if self._follow_up is not None and self._token_alive():
+            sent = await self._follow_up.webhook.send(wait=True, **kwargs)  # type: ignore[call-overload]
             return MessageRef(f"{_WEBHOOK}:{sent.id}")
+        if nonce is not None:
+            # Discord keeps the nonce a few minutes: the same delivery twice is one message.
+            kwargs["nonce"] = nonce
         message = await self._target.send(**kwargs)  # type: ignore[call-overload]
         return MessageRef(f"{_CHANNEL}:{message.id}")
 
@@ -96,8 +142,8 @@ class DiscordChannel:
         kind, _, raw_id = ref_id.partition(":")
         try:
             if kind == _WEBHOOK:
-                if self._interaction is not None and self._token_alive():
-                    await self._interaction.followup.edit_message(int(raw_id), content=_clip(text))
+                if self._follow_up is not None and self._token_alive():
+                    await self._follow_up.webhook.edit_message(int(raw_id), content=_clip(text))
                     return
                 moved = await self._target.send(content=_clip(text))
                 self._moved[ref.id] = f"{_CHANNEL}:{moved.id}"
@@ -113,20 +159,30 @@ class DiscordChannel:
         caption: str,
         info: VideoInfo,
         buttons: Sequence[Button] = (),
+        *,
+        key: str | None = None,
     ) -> MessageRef:
-        """Attach the MP4; over the limit it is refused before any upload."""
+        """Attach the MP4; over the limit it is refused before any upload. `key` becomes
+        the message nonce (enforced), so a delivery repeated after a crash is one message."""
         size = await asyncio.to_thread(os.path.getsize, path)
         if size > self._limit:
             raise FileTooLarge(
                 f"the clip is {human_size(size)}, over Discord's {human_size(self._limit)} here",
                 limit_bytes=self._limit,
             )
-        return await self._send(caption, buttons, discord.File(path, filename=path.name))
+        return await self._send(caption, buttons, discord.File(path, filename=path.name), key)
 
-    async def send_link(self, url: str, caption: str, buttons: Sequence[Button] = ()) -> MessageRef:
+    async def send_link(
+        self,
+        url: str,
+        caption: str,
+        buttons: Sequence[Button] = (),
+        *,
+        key: str | None = None,
+    ) -> MessageRef:
         """The download link under the caption (the engine's note on the size)."""
         text = "\n".join(part for part in (caption.strip(), url) if part)
-        return await self._send(text, buttons)
+        return await self._send(text, buttons, nonce=key)
 
     @asynccontextmanager
     async def working(self) -> AsyncIterator[None]:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path
 
 import discord
 
 from bot.media import kind_of
-from bot.ports.chat import Attachment, AttachmentKind, ChatKey, FetchFn, IncomingMessage, Sender
+from bot.ports.chat import Attachment, AttachmentKind, ChatKey, IncomingMessage, Sender
 
 PLATFORM = "discord"
 
@@ -24,21 +23,15 @@ def attachment_kind(content_type: str | None, filename: str) -> AttachmentKind:
     return kind_of(filename, content_type)
 
 
-def _fetcher(attachment: discord.Attachment) -> FetchFn:
-    async def fetch(path: Path) -> None:
-        await attachment.save(path)
-
-    return fetch
-
-
 def to_attachment(attachment: discord.Attachment) -> Attachment:
-    """A Discord attachment whose bytes are fetched only when the engine asks."""
+    """A Discord attachment, referred to by its CDN URL (fetched only when the engine asks,
+    in whichever process runs the request; the URL stays valid for about a day)."""
     return Attachment(
         name=attachment.filename,
         mime_type=attachment.content_type,
         size=attachment.size,
         kind=attachment_kind(attachment.content_type, attachment.filename),
-        fetch=_fetcher(attachment),
+        ref=attachment.url,
     )
 
 

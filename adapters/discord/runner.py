@@ -6,21 +6,23 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from adapters.discord.channel import TOKEN_LIFETIME, DiscordChannel
+from adapters.discord.channel import TOKEN_LIFETIME, DiscordChannel, FollowUp
 from adapters.discord.commands import install_commands, persistent_view, result_view
 from adapters.discord.convert import PLATFORM, from_interaction, from_message
 from bot.config import Settings
-from bot.errors import AdapterStartError
+from bot.errors import AdapterStartError, BadInput, Unavailable
 from bot.logs import redact
-from bot.ports.chat import Button, IncomingMessage, MessageHandler
+from bot.ports.chat import Attachment, Button, IncomingMessage, MessageHandler, ReplyAddress
 from bot.ports.store import Store
 from bot.words import as_lang, say
 
@@ -109,6 +111,7 @@ class DiscordAdapter:
         self._guild_ready_timeout_s = guild_ready_timeout_s
         self._client: _Client | None = None
         self._task: asyncio.Task[None] | None = None
+        self._receiving = True
         self.ready = asyncio.Event()
 
     @property
@@ -181,6 +184,8 @@ class DiscordAdapter:
         # Discord may send an event again after a resume: handle each message once.
         if incoming.addressed and not await self._first_time(message.id):
             return
+        if not self._receiving:
+            return
         guild = message.guild
         channel = DiscordChannel(
             self.client.get_partial_messageable(
@@ -206,6 +211,8 @@ class DiscordAdapter:
         attachments: Sequence[discord.Attachment],
     ) -> None:
         """A slash command or a button press: acknowledged at once, answered in follow-ups."""
+        if not self._receiving:
+            return
         try:
             await interaction.response.defer(thinking=True)
         except discord.HTTPException as exc:
@@ -218,11 +225,48 @@ class DiscordAdapter:
                 interaction.channel_id, guild_id=interaction.guild_id
             ),
             self._views,
-            interaction=interaction,
+            follow_up=FollowUp.of(interaction, self._token_lifetime),
             upload_limit=interaction.filesize_limit,
-            token_lifetime=self._token_lifetime,
         )
         await self._dispatch(incoming, channel)
+
+    # --- the platform, for the engine's workers ---------------------------------------------
+
+    def channel_for(self, address: ReplyAddress) -> DiscordChannel:
+        """The channel of a stored reply address; the interaction's follow-up while its
+        token lives, the channel after."""
+        extra = address.extra
+        guild = int(extra["guild"]) if extra.get("guild") else None
+        follow_up = None
+        if extra.get("token") and extra.get("app") and extra.get("until"):
+            follow_up = FollowUp(
+                discord.Webhook.partial(int(extra["app"]), extra["token"], client=self.client),
+                int(extra["app"]),
+                extra["token"],
+                datetime.fromisoformat(extra["until"]),
+            )
+        return DiscordChannel(
+            self.client.get_partial_messageable(int(address.chat_id), guild_id=guild),
+            self._views,
+            follow_up=follow_up,
+            upload_limit=int(extra["limit"]) if extra.get("limit") else None,
+        )
+
+    async def fetch(self, attachment: Attachment, dest: Path) -> None:
+        """Download an attachment from Discord's CDN by its URL."""
+        try:
+            data = await self.client.http.get_from_cdn(attachment.ref)
+        except discord.NotFound as exc:
+            raise BadInput("file_refused_by_platform") from exc
+        except discord.HTTPException as exc:
+            raise Unavailable(f"Discord CDN answered {exc.status}") from exc
+        except aiohttp.ClientError as exc:
+            raise Unavailable(f"Discord CDN could not be reached: {type(exc).__name__}") from exc
+        await asyncio.to_thread(dest.write_bytes, data)
+
+    async def stop_receiving(self) -> None:
+        """Ignore new messages and commands; keep the connection to send."""
+        self._receiving = False
 
     async def _dispatch(self, message: IncomingMessage, channel: DiscordChannel) -> None:
         try:

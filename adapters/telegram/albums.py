@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 #: Telegram delivers an album's messages within a fraction of a second of each other.
 ALBUM_WAIT_S = 1.0
 
-Flush = Callable[[list[Message]], Awaitable[None]]
+Flush = Callable[[list[Message]], Awaitable[object]]
 
 
 @dataclass

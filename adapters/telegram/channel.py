@@ -14,9 +14,10 @@ from telegram.constants import ChatAction, MessageLimit
 from telegram.error import BadRequest, TelegramError
 
 from bot.errors import FileTooLarge, Unavailable
-from bot.ports.chat import Button, MessageRef, VideoInfo, button_id
+from bot.ports.chat import Button, MessageRef, ReplyAddress, VideoInfo, button_id
 from bot.words import size as human_size
 
+from .convert import PLATFORM
 from .flood import with_flood_retry
 from .limits import TelegramLimits
 from .thumbnail import first_frame_jpeg
@@ -80,6 +81,12 @@ class TelegramChannel:
         """50 MB on the public Bot API, 2000 MB on a local server."""
         return self._limits.upload_bytes
 
+    @property
+    def address(self) -> ReplyAddress:
+        """The chat, and the forum topic when there is one."""
+        extra = {} if self._thread_id is None else {"thread": str(self._thread_id)}
+        return ReplyAddress(PLATFORM, str(self._chat_id), extra)
+
     async def _call(self, call: Callable[[], Awaitable[T]], what: str) -> T:
         try:
             return await with_flood_retry(call, what)
@@ -136,8 +143,11 @@ class TelegramChannel:
         caption: str,
         info: VideoInfo,
         buttons: Sequence[Button] = (),
+        *,
+        key: str | None = None,
     ) -> MessageRef:
-        """sendVideo with size, duration, streaming and a first-frame thumbnail."""
+        """sendVideo with size, duration, streaming and a first-frame thumbnail (the Bot
+        API has no idempotency key: `key` is not used)."""
         size = (await asyncio.to_thread(path.stat)).st_size
         if size > self._limits.upload_bytes:
             raise FileTooLarge(
@@ -174,7 +184,14 @@ class TelegramChannel:
                 return info.thumbnail.read_bytes()
         return first_frame_jpeg(path)
 
-    async def send_link(self, url: str, caption: str, buttons: Sequence[Button] = ()) -> MessageRef:
+    async def send_link(
+        self,
+        url: str,
+        caption: str,
+        buttons: Sequence[Button] = (),
+        *,
+        key: str | None = None,
+    ) -> MessageRef:
         """A download link under the caption (which says why it is a link)."""
         return await self.send_text("\n".join(p for p in (caption.strip(), url) if p), buttons)
 

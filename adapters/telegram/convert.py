@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +12,7 @@ from telegram.error import BadRequest, NetworkError, TelegramError
 
 from bot.errors import BadInput, Unavailable
 from bot.media import kind_of
-from bot.ports.chat import Attachment, AttachmentKind, ChatKey, FetchFn, IncomingMessage, Sender
+from bot.ports.chat import Attachment, AttachmentKind, ChatKey, IncomingMessage, Sender
 
 from .flood import with_flood_retry
 
@@ -20,8 +20,6 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 GROUP_TYPES = frozenset({Chat.GROUP, Chat.SUPERGROUP})
-#: Builds the fetch function of one Telegram file id.
-FetchFactory = Callable[[str], FetchFn]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,15 +106,14 @@ def clean_text(message: Message, me: BotIdentity) -> str:
     return " ".join(text.split())
 
 
-def attachments_of(message: Message, make_fetch: FetchFactory) -> list[Attachment]:
-    """The files of one message, each fetched only when the engine asks."""
+def attachments_of(message: Message) -> list[Attachment]:
+    """The files of one message, each referred to by its Telegram file id (fetched only
+    when the engine asks, by `fetch_file`, in whichever process runs the request)."""
 
     def make(
         file_id: str, name: str, mime: str | None, size: int | None, kind: AttachmentKind
     ) -> Attachment:
-        return Attachment(
-            name=name, mime_type=mime, size=size, kind=kind, fetch=make_fetch(file_id)
-        )
+        return Attachment(name=name, mime_type=mime, size=size, kind=kind, ref=file_id)
 
     found: list[Attachment] = []
     if message.photo:
@@ -149,15 +146,13 @@ def attachments_of(message: Message, make_fetch: FetchFactory) -> list[Attachmen
     return found
 
 
-def to_incoming(
-    messages: Sequence[Message], me: BotIdentity, make_fetch: FetchFactory
-) -> IncomingMessage:
+def to_incoming(messages: Sequence[Message], me: BotIdentity) -> IncomingMessage:
     """One `IncomingMessage` for one message, or for every message of an album."""
     ordered = sorted(messages, key=lambda m: m.message_id)
     first = ordered[0]
     if first.from_user is None:
         raise ValueError("a message without a sender")
-    attachments = [a for m in ordered for a in attachments_of(m, make_fetch)]
+    attachments = [a for m in ordered for a in attachments_of(m)]
     texts = [t for t in (clean_text(m, me) for m in ordered) if t]
     addressed = any(is_addressed(m, me) for m in ordered)
     replied = first.reply_to_message
@@ -168,7 +163,7 @@ def to_incoming(
         and not (replied.from_user and replied.from_user.id == me.id)
     ):
         # "@bot animate this" as a reply to someone's photo: the photo is the input.
-        attachments = attachments_of(replied, make_fetch)
+        attachments = attachments_of(replied)
     return IncomingMessage(
         chat=chat_key(first.chat),
         sender=sender_of(first.from_user, first.sender_chat),
@@ -185,24 +180,15 @@ def oversized(message: IncomingMessage, limit_bytes: int) -> Attachment | None:
     return next((a for a in message.attachments if a.size and a.size > limit_bytes), None)
 
 
-def file_fetcher(bot: Bot) -> FetchFactory:
-    """Fetch functions that call getFile and download, with flood control."""
-
-    def make_fetch(file_id: str) -> FetchFn:
-        async def fetch(path: Path) -> None:
-            try:
-                tg_file = await with_flood_retry(lambda: bot.get_file(file_id), "getFile")
-                await with_flood_retry(
-                    lambda: tg_file.download_to_drive(custom_path=path), "file download"
-                )
-            except BadRequest as exc:
-                log.warning("Telegram refused a file: %s", exc.message)
-                raise BadInput("file_refused_by_platform") from exc
-            except NetworkError as exc:
-                raise Unavailable(f"Telegram could not be reached: {exc.message}") from exc
-            except TelegramError as exc:
-                raise Unavailable(f"Telegram error while fetching a file: {exc.message}") from exc
-
-        return fetch
-
-    return make_fetch
+async def fetch_file(bot: Bot, file_id: str, path: Path) -> None:
+    """getFile and download one file into `path`, with flood control."""
+    try:
+        tg_file = await with_flood_retry(lambda: bot.get_file(file_id), "getFile")
+        await with_flood_retry(lambda: tg_file.download_to_drive(custom_path=path), "file download")
+    except BadRequest as exc:
+        log.warning("Telegram refused a file: %s", exc.message)
+        raise BadInput("file_refused_by_platform") from exc
+    except NetworkError as exc:
+        raise Unavailable(f"Telegram could not be reached: {exc.message}") from exc
+    except TelegramError as exc:
+        raise Unavailable(f"Telegram error while fetching a file: {exc.message}") from exc

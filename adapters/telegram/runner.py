@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dtm
+import json
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +22,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bot.config import Settings
 from bot.errors import AdapterStartError
 from bot.logs import redact
-from bot.ports.chat import IncomingMessage, MessageHandler, button_action
+from bot.ports.chat import Attachment, IncomingMessage, MessageHandler, ReplyAddress, button_action
 from bot.ports.store import Store
 from bot.words import as_lang, say, size
 
@@ -27,7 +33,7 @@ from .convert import (
     PLATFORM,
     BotIdentity,
     chat_key,
-    file_fetcher,
+    fetch_file,
     is_group,
     oversized,
     sender_of,
@@ -35,11 +41,16 @@ from .convert import (
     topic_of,
 )
 from .flood import with_flood_retry
+from .intake import DurableUpdateQueue
 from .limits import TelegramLimits
 
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+#: The store lock of the one process that long-polls; held for this long, renewed every
+#: third of it: another process takes over within it (plus a third) when the holder dies.
+POLL_LOCK = "telegram-poller"
+POLL_LOCK_TTL_S = 15.0
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
@@ -68,17 +79,23 @@ class TelegramAdapter:
         self._action_interval_s = action_interval_s
         self._poll_timeout_s = poll_timeout_s
         self._albums = AlbumCollector(self._dispatch, album_wait_s)
-        self._app = self._build(settings)
+        # The update each message of an album waiting to be collected came in.
+        self._album_updates: dict[tuple[int, int], int] = {}
+        self._updates = DurableUpdateQueue(store)
+        self._app = self._build(settings, self._updates)
         self._app.add_handler(TypeHandler(Update, self._on_update))
         self._me: BotIdentity | None = None
         self._started = False
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._leading: asyncio.Task[None] | None = None
 
     @staticmethod
-    def _build(settings: Settings) -> AnyApplication:
+    def _build(settings: Settings, updates: DurableUpdateQueue) -> AnyApplication:
         assert settings.telegram_bot_token is not None
         return (
             ApplicationBuilder()
             .token(settings.telegram_bot_token.get_secret_value())
+            .update_queue(updates)
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_file_base_url)
             .local_mode(settings.telegram_local_mode)
@@ -91,8 +108,13 @@ class TelegramAdapter:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """getMe, the command menu, then polling or the webhook; returns once receiving."""
+    async def start(self, *, receive: bool = True) -> None:
+        """getMe, the command menu, then polling or the webhook; returns once receiving.
+
+        `receive=False` (a `clipbot worker`): the Bot API for sending only. With several
+        processes on one database, one of them long-polls at a time (a lock in the
+        store); another takes over within `POLL_LOCK_TTL_S` when it dies.
+        """
         app = self._app
         self._started = True
         try:
@@ -110,10 +132,24 @@ class TelegramAdapter:
                 f"{self._settings.telegram_api_base_url} ({detail})."
             ) from exc
         self._me = BotIdentity.of(app.bot.bot)
+        if not receive:
+            log.info("Telegram: sending only (a worker)")
+            return
         await self._set_commands()
         await app.start()
         assert app.updater is not None
         webhook_url = self._settings.telegram_webhook_url
+        if not webhook_url:
+            # The first try at once: a lone process polls as soon as `start` returns.
+            await self._lead_once()
+            self._leading = asyncio.create_task(self._lead(), name="telegram-poll-lock")
+            return
+        if await self._store.hold_lock(POLL_LOCK, self._owner, POLL_LOCK_TTL_S):
+            # Every instance receives webhooks; one at a time handles what was kept.
+            try:
+                await self._replay()
+            finally:
+                await self._store.release_lock(POLL_LOCK, self._owner)
         if webhook_url:
             secret = self._settings.telegram_webhook_secret
             await app.updater.start_webhook(
@@ -125,13 +161,57 @@ class TelegramAdapter:
                 secret_token=secret.get_secret_value() if secret else None,
             )
             log.info("Telegram: webhook on port %s", self._settings.telegram_webhook_port)
-        else:
-            await app.updater.start_polling(
+
+    async def _lead(self) -> None:
+        """Hold the polling lock and poll, or wait for it; forever (cancelled at stop)."""
+        while True:
+            await asyncio.sleep(POLL_LOCK_TTL_S / 3)
+            try:
+                await self._lead_once()
+            except Exception:
+                log.warning("Telegram: the polling lock could not be checked", exc_info=True)
+
+    async def _lead_once(self) -> None:
+        updater = self._app.updater
+        assert updater is not None
+        assert self._me is not None
+        held = await self._store.hold_lock(POLL_LOCK, self._owner, POLL_LOCK_TTL_S)
+        if held and not updater.running:
+            await self._replay()
+            await updater.start_polling(
                 timeout=dtm.timedelta(seconds=self._poll_timeout_s),
                 allowed_updates=ALLOWED_UPDATES,
                 error_callback=self._on_polling_error,
             )
             log.info("Telegram: long polling as @%s", self._me.username)
+        elif not held and updater.running:
+            await updater.stop()
+            log.warning("Telegram: another process polls now; this one stopped polling")
+        elif not held:
+            log.debug("Telegram: another process polls; waiting to take over")
+
+    async def _replay(self) -> None:
+        """Updates kept but never handled (the process died first) are handled now,
+        before Telegram sends anything new."""
+        kept = await self._store.unhandled_updates(PLATFORM)
+        updates = [Update.de_json(json.loads(payload), self._app.bot) for _, payload in kept]
+        if updates:
+            log.info("Telegram: handling %d update(s) kept from before a restart", len(updates))
+            await self._updates.replay([u for u in updates if u is not None])
+
+    async def stop_receiving(self) -> None:
+        """Take no new updates (albums being collected are handed over); keep sending."""
+        if self._leading is not None:
+            self._leading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._leading
+            self._leading = None
+        app = self._app
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        with contextlib.suppress(Exception):
+            await self._store.release_lock(POLL_LOCK, self._owner)
+        await self._albums.close()
 
     async def _initialize(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         try:
@@ -149,10 +229,8 @@ class TelegramAdapter:
         if not self._started:
             return
         self._started = False
+        await self.stop_receiving()
         app = self._app
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
-        await self._albums.close()
         if app.running:
             await app.stop()
         await app.shutdown()
@@ -179,17 +257,9 @@ class TelegramAdapter:
 
     async def _on_update(self, update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
         assert isinstance(update, Update)
-        try:
-            fresh = await self._store.mark_update(PLATFORM, str(update.update_id))
-        except Exception:
-            # Answering twice is better than never answering: handle it anyway.
-            log.exception("Telegram: could not record update %s", update.update_id)
-            fresh = True
-        if not fresh:
-            log.info("Telegram update %s was handled before; skipped", update.update_id)
-            return
         if update.callback_query is not None:
-            await self._on_button(update.callback_query)
+            if await self._on_button(update.callback_query):
+                await self._handled([update.update_id])
         elif update.message is not None:
             message = update.message
             # Bots never see other bots' messages; a bot sender with a sender_chat is an
@@ -197,20 +267,38 @@ class TelegramAdapter:
             if message.from_user is None or (
                 message.from_user.is_bot and message.sender_chat is None
             ):
-                return
-            if message.media_group_id is not None:
+                await self._handled([update.update_id])
+            elif message.media_group_id is not None:
+                # Handled once the whole album is queued (see `_dispatch`).
+                self._album_updates[(message.chat.id, message.message_id)] = update.update_id
                 self._albums.add(message)
-            else:
-                await self._dispatch([message])
+            elif await self._dispatch([message]):
+                await self._handled([update.update_id])
+        else:
+            await self._handled([update.update_id])
 
-    async def _dispatch(self, messages: list[Message]) -> None:
-        """Hand one request to the engine, or refuse it with the limit before any download."""
+    async def _handled(self, update_ids: list[int]) -> None:
+        for update_id in update_ids:
+            try:
+                await self._store.update_handled(PLATFORM, str(update_id))
+            except Exception:
+                # It is answered: at worst it is handled again after a restart.
+                log.warning("Telegram: could not record update %s as handled", update_id)
+
+    async def _dispatch(self, messages: list[Message]) -> bool:
+        """Hand one request to the engine, or refuse it with the limit before any download.
+        True when the update(s) need not be handled again."""
         assert self._me is not None
         first = messages[0]
         language = first.from_user.language_code if first.from_user else None
         channel = self._channel(first.chat.id, topic_of(first))
+        album = [
+            update_id
+            for m in messages
+            if (update_id := self._album_updates.pop((m.chat.id, m.message_id), None))
+        ]
         try:
-            incoming = to_incoming(messages, self._me, file_fetcher(self._app.bot))
+            incoming = to_incoming(messages, self._me)
             too_big = oversized(incoming, self._limits.download_bytes)
             if too_big is not None:
                 if incoming.addressed:
@@ -224,12 +312,16 @@ class TelegramAdapter:
                             limit=size(self._limits.download_bytes),
                         )
                     )
-                return
-            await self._handler(incoming, channel)
+            else:
+                await self._handler(incoming, channel)
         except Exception:
+            # Not queued: kept unhandled, so a restart tries it again.
             await self._apologize(channel, language)
+            return False
+        await self._handled(album)
+        return True
 
-    async def _on_button(self, query: CallbackQuery) -> None:
+    async def _on_button(self, query: CallbackQuery) -> bool:
         message = query.message
         action = button_action(query.data)
         language = query.from_user.language_code
@@ -243,7 +335,7 @@ class TelegramAdapter:
             # Too late to answer (the spinner times out): the press still counts.
             log.info("Telegram answerCallbackQuery failed: %s", exc.message)
         if action is None or message is None:
-            return
+            return True
         channel = self._channel(
             message.chat.id, topic_of(message) if isinstance(message, Message) else None
         )
@@ -258,6 +350,19 @@ class TelegramAdapter:
             await self._handler(incoming, channel)
         except Exception:
             await self._apologize(channel, language)
+            return False
+        return True
+
+    # --- the platform, for the engine's workers ---------------------------------------------
+
+    def channel_for(self, address: ReplyAddress) -> TelegramChannel:
+        """The channel of a stored reply address (any process with the bot's token)."""
+        thread = address.extra.get("thread")
+        return self._channel(int(address.chat_id), int(thread) if thread else None)
+
+    async def fetch(self, attachment: Attachment, dest: Path) -> None:
+        """getFile and download an attachment by its file id."""
+        await fetch_file(self._app.bot, attachment.ref, dest)
 
     def _channel(self, chat_id: int, thread_id: int | None) -> TelegramChannel:
         return TelegramChannel(

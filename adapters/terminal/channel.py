@@ -11,7 +11,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.ports.chat import Button, MessageRef, VideoInfo
+from bot.ports.chat import Button, MessageRef, ReplyAddress, VideoInfo
+
+#: The one chat of the terminal, as a reply address.
+TERMINAL_ADDRESS = ReplyAddress("terminal", "local")
 
 #: Where the terminal writes a line (print, a list's append, a stream's write).
 Writer = Callable[[str], None]
@@ -36,8 +39,10 @@ class TerminalChannel:
         *,
         video_path: Path | None = None,
         show_buttons: bool = True,
+        address: ReplyAddress = TERMINAL_ADDRESS,
     ) -> None:
         self._write = write
+        self._address = address
         self._videos = videos_dir
         # `clipbot animate`: the clip goes straight to --out, and there is nothing to press.
         self._video_path = video_path
@@ -52,7 +57,13 @@ class TerminalChannel:
 
     @property
     def max_upload_bytes(self) -> int | None:
+        """No limit: the file is copied where the user can open it."""
         return None
+
+    @property
+    def address(self) -> ReplyAddress:
+        """The terminal (or the one-shot run) this channel writes to."""
+        return self._address
 
     def _emit(self, kind: str, text: str) -> None:
         self.record.append((kind, text))
@@ -77,7 +88,13 @@ class TerminalChannel:
         self._emit("edit", f"  … {text}")
 
     async def send_video(
-        self, path: Path, caption: str, info: VideoInfo, buttons: Sequence[Button] = ()
+        self,
+        path: Path,
+        caption: str,
+        info: VideoInfo,
+        buttons: Sequence[Button] = (),
+        *,
+        key: str | None = None,
     ) -> MessageRef:
         if self._video_path is not None:
             dest = self._video_path
@@ -90,7 +107,14 @@ class TerminalChannel:
         self._emit("video", f"bot> {caption}\n   🎞 saved to {dest}{self._buttons(buttons)}")
         return MessageRef(str(next(self._ids)))
 
-    async def send_link(self, url: str, caption: str, buttons: Sequence[Button] = ()) -> MessageRef:
+    async def send_link(
+        self,
+        url: str,
+        caption: str,
+        buttons: Sequence[Button] = (),
+        *,
+        key: str | None = None,
+    ) -> MessageRef:
         self.links.append(url)
         self._emit("link", f"bot> {caption}\n   🔗 {url}{self._buttons(buttons)}")
         return MessageRef(str(next(self._ids)))

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from bot.errors import BadInput
 from bot.media import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES, kind_of, suffix_of
 from bot.ports.chat import Attachment, ChatKey, IncomingMessage, Sender
 
@@ -86,15 +87,19 @@ def split_attach(arguments: str) -> tuple[Path | None, str]:
 
 
 def attachment(path: Path) -> Attachment:
-    """A local file as an attachment; fetching copies it."""
+    """A local file as an attachment: its reference is its absolute path."""
     source = path.resolve()
-
-    async def fetch(dest: Path) -> None:
-        await asyncio.to_thread(shutil.copyfile, source, dest)
-
     mime, _ = mimetypes.guess_type(source.name)
     kind = kind_of(source.name, mime)
-    return Attachment(source.name, mime, source.stat().st_size, kind, fetch)
+    return Attachment(source.name, mime, source.stat().st_size, kind, str(source))
+
+
+async def fetch_local(attachment: Attachment, dest: Path) -> None:
+    """Copy a local attachment (its reference is a path) to `dest`."""
+    try:
+        await asyncio.to_thread(shutil.copyfile, attachment.ref, dest)
+    except FileNotFoundError as exc:
+        raise BadInput("terminal_file_missing", path=attachment.ref) from exc
 
 
 def message(

@@ -11,8 +11,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from adapters.terminal.channel import TerminalChannel, Writer
-from adapters.terminal.conversion import as_path, message, missing_path, split_attach
-from bot.ports.chat import MessageHandler
+from adapters.terminal.conversion import (
+    as_path,
+    fetch_local,
+    message,
+    missing_path,
+    split_attach,
+)
+from bot.ports.chat import Attachment, MessageHandler, ReplyAddress
 from bot.words import Lang, say
 
 log = logging.getLogger(__name__)
@@ -68,10 +74,25 @@ class TerminalAdapter:
         #: set when the input ends (EOF or /quit)
         self.finished = asyncio.Event()
 
+    def channel_for(self, address: ReplyAddress) -> TerminalChannel:
+        """The terminal's one channel (whatever the address: there is one chat)."""
+        return self.channel
+
+    async def fetch(self, attachment: Attachment, dest: Path) -> None:
+        """Copy the local file the attachment names."""
+        await fetch_local(attachment, dest)
+
     async def start(self) -> None:
         """Begin reading input in a task."""
         self._write(say("terminal_banner", self._lang))
         self._task = asyncio.create_task(self._read(), name="terminal-input")
+
+    async def stop_receiving(self) -> None:
+        """Read no more input (the chat's running work finishes)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
     async def stop(self) -> None:
         """Stop reading input."""

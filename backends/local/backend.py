@@ -249,6 +249,7 @@ class LocalBackend:
         dest_dir: Path,
         *,
         max_bytes: int | None = None,
+        resume: str | None = None,
     ) -> AsyncIterator[ExportEvent]:
         """Render the project (its settings and files, not `state`'s draft) to an MP4 in
         `dest_dir`, reporting whole percents."""

@@ -287,9 +287,12 @@ class ModelBackend:
         dest_dir: Path,
         *,
         max_bytes: int | None = None,
+        resume: str | None = None,
     ) -> AsyncIterator[ExportEvent]:
         """Wait for the device in line (saying how many clips are ahead), generate with
-        progress per denoising step, and finish the clip as the local renderer does."""
+        progress per denoising step, and finish the clip as the local renderer does. A
+        resumed export (after a restart) starts again: footage generated whole before the
+        restart is used as it is, a generation cut off is made again."""
         plan = await asyncio.to_thread(self._plan, session, dest_dir)
         async with self._line.place() as place:
             async for ahead in place.moves():

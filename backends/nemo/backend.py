@@ -16,6 +16,7 @@ from backends.nemo.identity import IdentityStore
 from backends.nemo.media import probe_mp4
 from backends.nemo.pace import PollPacer
 from backends.nemo.translate import translate
+from backends.nemo.wire import RenderStatus
 from bot.config import Settings
 from bot.errors import BackendError, NothingToExport, ProtocolError, RenderFailed, Unavailable
 from bot.ports.backend import (
@@ -107,35 +108,36 @@ class NemoBackend:
         dest_dir: Path,
         *,
         max_bytes: int | None = None,
+        resume: str | None = None,
     ) -> AsyncIterator[ExportEvent]:
-        """Render on Nemo, poll at an adaptive pace, and fetch the MP4."""
+        """Render on Nemo, poll at an adaptive pace, and fetch the MP4. A render that
+        fails is submitted again once, with a new id, before the failure is reported
+        (exports cost nothing; cloud renders fail transiently). `resume` follows a render
+        submitted before a restart instead of submitting another."""
         if not exportable(state.draft):
             raise NothingToExport("The draft has no segments yet: generate a clip first")
         self._learn_user(session)
-        s = self._settings
-        deadline = time.monotonic() + s.nemo_render_timeout_s
-        yield ExportProgress("submitted", 0.0)
-        job_id = await self._submit(session, state)
-        pacer = PollPacer(min(s.nemo_render_poll_first_s, 2.0), s.nemo_render_poll_max_s)
-        delay = pacer.first_delay()
-        last: tuple[str, float | None] | None = None
-        while True:
-            if time.monotonic() + delay > deadline:
-                raise RenderFailed(f"Nemo render {job_id} ran past {s.nemo_render_timeout_s:g} s")
-            await asyncio.sleep(delay)
-            status = await self.client.render_status(job_id)
-            delay = pacer.next_delay(time.monotonic(), status.progress)
-            if status.status == "failed":
-                raise RenderFailed(f"Nemo render failed: {status.error or 'no reason given'}")
-            if status.status == "completed":
+        deadline = time.monotonic() + self._settings.nemo_render_timeout_s
+        job_id = resume
+        status: RenderStatus | None = None
+        for attempt in (1, 2):
+            if job_id is None:
+                job_id = await self._submit(session, state)
+                yield ExportProgress("submitted", 0.0, ref=job_id)
+            try:
+                async for progress in self._poll(job_id, deadline):
+                    if isinstance(progress, RenderStatus):
+                        status = progress
+                    else:
+                        yield progress
                 break
-            now: tuple[ExportStage, float | None] = (
-                "queued" if status.status == "pending" else "rendering",
-                status.progress,
-            )
-            if now != last:
-                last = now
-                yield ExportProgress(*now)
+            except RenderFailed as exc:
+                if attempt == 2 or time.monotonic() >= deadline:
+                    raise
+                log.warning("Nemo render %s failed (%s); again with a new id", job_id, exc)
+                job_id = None
+        assert status is not None
+        assert job_id is not None
         yield ExportProgress("downloading", 100.0)
         await asyncio.to_thread(dest_dir.mkdir, parents=True, exist_ok=True)
         dest = dest_dir / f"{job_id}.mp4"
@@ -147,6 +149,33 @@ class NemoBackend:
             dest.unlink(missing_ok=True)  # one quick call, also when cancelled
             raise
         yield ExportDone(dest, status.output_url, width, height, duration, size)
+
+    async def _poll(
+        self, job_id: str, deadline: float
+    ) -> AsyncIterator[ExportProgress | RenderStatus]:
+        """Progress of one render until it completes (then its status), or `RenderFailed`."""
+        s = self._settings
+        pacer = PollPacer(min(s.nemo_render_poll_first_s, 2.0), s.nemo_render_poll_max_s)
+        delay = pacer.first_delay()
+        last: tuple[ExportStage, float | None] | None = None
+        while True:
+            if time.monotonic() + delay > deadline:
+                raise RenderFailed(f"Nemo render {job_id} ran past {s.nemo_render_timeout_s:g} s")
+            await asyncio.sleep(delay)
+            status = await self.client.render_status(job_id)
+            delay = pacer.next_delay(time.monotonic(), status.progress)
+            if status.status == "failed":
+                raise RenderFailed(f"Nemo render failed: {status.error or 'no reason given'}")
+            if status.status == "completed":
+                yield status
+                return
+            now: tuple[ExportStage, float | None] = (
+                "queued" if status.status == "pending" else "rendering",
+                status.progress,
+            )
+            if now != last:
+                last = now
+                yield ExportProgress(*now)
 
     async def _submit(self, session: BackendSession, state: ProjectState) -> str:
         for attempt in (1, 2):

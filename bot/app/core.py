@@ -38,11 +38,16 @@ async def start_backend(settings: Settings, store: Store) -> Backend:
 
 
 async def open_store(settings: Settings, *, memory: bool = False) -> Store:
-    """The SQLite database in the data dir, or (`memory`) a store that keeps nothing."""
+    """PostgreSQL when `CLIPBOT_DATABASE_URL` names one, else the SQLite database in the
+    data dir; or (`memory`) a store that keeps nothing."""
     if memory:
         from storage.memory import MemoryStore
 
         return MemoryStore()
+    if settings.database_url is not None and settings.database_url.get_secret_value():
+        from storage.postgres import PostgresStore
+
+        return await PostgresStore.open(settings.database_url.get_secret_value())
     from storage.sqlite import SqliteStore
 
     return await SqliteStore.open(settings.db_path)

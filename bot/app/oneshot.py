@@ -7,10 +7,14 @@ import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.ports.backend import Backend
-from bot.ports.chat import ChatKey, Sender
+from bot.ports.chat import Attachment, ChatKey, ReplyAddress, Sender
+
+if TYPE_CHECKING:
+    from adapters.terminal.channel import TerminalChannel
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,24 @@ def default_out(first_image: Path) -> Path:
     folder = first_image.resolve().parent
     name = f"{first_image.stem}.mp4"
     return folder / name if os.access(folder, os.W_OK) else Path.cwd() / name
+
+
+class _OneRun:
+    """The `Platform` of one `clipbot animate` run: its channel, its local files."""
+
+    def __init__(self, name: str, channel: TerminalChannel) -> None:
+        self.name = name
+        self._channel = channel
+
+    def channel_for(self, address: ReplyAddress) -> TerminalChannel:
+        """The run's one channel."""
+        return self._channel
+
+    async def fetch(self, attachment: Attachment, dest: Path) -> None:
+        """Copy the photo the attachment names."""
+        from adapters.terminal.conversion import fetch_local
+
+        await fetch_local(attachment, dest)
 
 
 def _progress_line(text: str) -> None:
@@ -62,10 +84,17 @@ async def animate(
     # token each run would spend the few an address gets a week.
     memory = backend is None and settings.backend != "nemo"
     async with open_core(settings, backend, memory=memory) as core:
+        # A platform of its own: this run serves its one request and no other (a run
+        # killed before could have left one in a kept database).
+        chat = ChatKey(f"cli-{uuid.uuid4().hex[:12]}", "animate")
         channel = TerminalChannel(
-            write, settings.data_dir / "videos", video_path=out, show_buttons=False
+            write,
+            settings.data_dir / "videos",
+            video_path=out,
+            show_buttons=False,
+            address=ReplyAddress(chat.platform, chat.chat_id),
         )
-        chat = ChatKey("cli", f"animate-{uuid.uuid4().hex[:12]}")
+        core.engine.add_platform(_OneRun(chat.platform, channel))
         await core.engine.handle(
             message(prompt, images, chat=chat, sender=Sender("cli", "you")), channel
         )

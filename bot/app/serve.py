@@ -8,12 +8,17 @@ import importlib
 import logging
 import signal
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.app.core import Core, open_core
 from bot.config import Settings
 from bot.ports.chat import Adapter
+from bot.retention import keep_pruning
+
+if TYPE_CHECKING:
+    from adapters.terminal import TerminalAdapter
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +70,12 @@ async def serve(
 ) -> int:
     """Run every configured adapter side by side until Ctrl-C / SIGTERM, `stop` (for an
     embedding program or a test), or the end of the terminal's input. With no platform
-    token, the terminal chat runs."""
+    token, the terminal chat runs.
+
+    Requests queued or interrupted before (a crash, a deploy) resume at start. At the
+    stop, intake ends first, running requests may finish for `CLIPBOT_SHUTDOWN_GRACE`
+    seconds, and the rest stay queued where they got to, for the next start.
+    """
     from adapters.terminal import TerminalAdapter
 
     if stop is None:
@@ -82,34 +92,52 @@ async def serve(
             )
             adapters.append(term)
             log_note = logs_to_file(log_file)
+        for adapter in adapters:
+            core.engine.add_platform(adapter)
         started: list[Adapter] = []
+        upkeep = asyncio.create_task(
+            keep_pruning(core.store, core.backend, settings.retention_days), name="retention"
+        )
         try:
             for adapter in adapters:
                 await adapter.start()
                 started.append(adapter)
                 log.info("%s adapter running", adapter.name)
+            core.engine.start()
             if log_note:
                 print(f"(The bot's log goes to {log_file}.)", flush=True)
-            waiters = [asyncio.create_task(stop.wait())]
-            if term is not None:
-                waiters.append(asyncio.create_task(term.finished.wait()))
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
-            if term is not None and term.finished.is_set() and not stop.is_set():
-                # The input ended (a piped script): let the last requests finish.
-                idle = asyncio.create_task(core.engine.idle())
-                halt = asyncio.create_task(stop.wait())
-                await asyncio.wait([idle, halt], return_when=asyncio.FIRST_COMPLETED)
-                idle.cancel()
-                halt.cancel()
+            await _until_stopped(stop, term, core.engine.idle)
         finally:
-            # Work in flight ends first (cancelled, its requests marked failed), so that
-            # nothing tries to send through an adapter whose connection is closing.
-            await core.engine.aclose()
+            upkeep.cancel()
+            # Intake ends first; running work gets its grace period while the adapters
+            # can still send; what is left stays queued for the next start.
+            for adapter in started:
+                try:
+                    await adapter.stop_receiving()
+                except Exception:
+                    log.exception("stopping the %s adapter's intake failed", adapter.name)
+            await core.engine.aclose(settings.shutdown_grace_s if stop.is_set() else 0.0)
             for adapter in reversed(started):
                 try:
                     await adapter.stop()
                 except Exception:
                     log.exception("stopping the %s adapter failed", adapter.name)
     return 0
+
+
+async def _until_stopped(
+    stop: asyncio.Event, term: TerminalAdapter | None, idle: Callable[[], Coroutine[Any, Any, None]]
+) -> None:
+    waiters = [asyncio.create_task(stop.wait())]
+    if term is not None:
+        waiters.append(asyncio.create_task(term.finished.wait()))
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in waiters:
+        waiter.cancel()
+    if term is not None and term.finished.is_set() and not stop.is_set():
+        # The input ended (a piped script): let the last requests finish.
+        finishing = asyncio.create_task(idle())
+        halt = asyncio.create_task(stop.wait())
+        await asyncio.wait([finishing, halt], return_when=asyncio.FIRST_COMPLETED)
+        finishing.cancel()
+        halt.cancel()

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import replace
 
 from bot import replies, timeline
-from bot.engine.work import Deps, Turn
+from bot.engine.work import Deps, LeaseLost, Turn
 from bot.errors import ClipbotError, RenderFailed, SessionLost
 from bot.ports.backend import BackendSession, ExportDone, ExportProgress, ProjectState
 from bot.ports.chat import MessageRef, OutgoingChannel, VideoInfo
@@ -41,21 +41,30 @@ def _size(done: ExportDone) -> int | None:
     return None
 
 
-async def deliver(channel: OutgoingChannel, done: ExportDone, text: str, lang: Lang) -> MessageRef:
-    """Send the clip as a file, or as a link when over the limit, or say why not."""
+async def deliver(
+    channel: OutgoingChannel, done: ExportDone, text: str, lang: Lang, *, key: str | None = None
+) -> MessageRef:
+    """Send the clip as a file, or as a link when over the limit, or say why not. `key`
+    makes a second delivery of the same request the same message where the platform
+    can tell (Discord's nonce)."""
     buttons = replies.result_buttons(lang)
     n_bytes = _size(done)
     limit = channel.max_upload_bytes
     fits = n_bytes is not None and (limit is None or n_bytes <= limit)
     if done.path is not None and fits:
         info = VideoInfo(done.width, done.height, done.duration_s)
-        return await channel.send_video(done.path, text, info, buttons)
+        return await channel.send_video(done.path, text, info, buttons, key=key)
     shown = size(n_bytes or 0)
     if done.url:
         note = say("link_note", lang, size=shown, limit=size(limit) if limit else "?")
-        return await channel.send_link(done.url, f"{text}\n{note}", buttons)
+        return await channel.send_link(done.url, f"{text}\n{note}", buttons, key=key)
     log.warning("a %s-byte clip is over the limit %s and has no url", n_bytes, limit)
     return await channel.send_text(say("too_big", lang, size=shown), buttons)
+
+
+def _failed(exc: BaseException) -> bool:
+    """An error ended the render; a shutdown or a lost lease only interrupted it."""
+    return isinstance(exc, Exception) and not isinstance(exc, LeaseLost)
 
 
 def _stage_words(event: ExportProgress, lang: Lang) -> str:
@@ -85,24 +94,30 @@ class Exporter:
         await self.export(turn, session, state)
 
     async def export(self, turn: Turn, session: BackendSession, state: ProjectState) -> None:
-        """Render `state` and deliver the MP4; the job record follows every stage."""
-        deps, reporter, lang = self._deps, turn.reporter, turn.lang
+        """Render `state` and deliver the MP4; the job record follows every stage. A
+        resumed request carries on with the render it had started (if the backend can)."""
+        deps, reporter, lang, work = self._deps, turn.reporter, turn.lang, turn.work
         safe_chat = re.sub(r"[^A-Za-z0-9_-]+", "_", str(turn.chat))
         dest = deps.settings.data_dir / "exports" / safe_chat
         dest.mkdir(parents=True, exist_ok=True)
-        job = RenderJob(
-            f"{safe_chat}-{uuid.uuid4().hex[:12]}", turn.chat, deps.backend.name, "submitted"
-        )
+        job_id = str(work.checkpoint.get("job") or f"{safe_chat}-{uuid.uuid4().hex[:12]}")
+        resume = work.checkpoint.get("render") if work.resumed else None
+        await work.save("exporting", job=job_id)
+        job = RenderJob(job_id, turn.chat, deps.backend.name, "submitted")
         # The link is asked for while the render runs, so delivery never waits on it.
         link_task = asyncio.create_task(self._project_link(session))
         await deps.store.save_job(job)
         reporter.stage(say("stage_rendering", lang))
         done: ExportDone | None = None
-        turn.work.exporting = True
         try:
             limit = turn.channel.max_upload_bytes
-            async for event in deps.backend.export(session, state, dest, max_bytes=limit):
+            async for event in deps.backend.export(
+                session, state, dest, max_bytes=limit, resume=str(resume) if resume else None
+            ):
                 if isinstance(event, ExportProgress):
+                    if event.ref and event.ref != work.checkpoint.get("render"):
+                        # The render now exists on the backend: a resume polls it.
+                        await work.save("exporting", render=event.ref)
                     reporter.stage(_stage_words(event, lang))
                     reporter.percent(event.percent)
                     if event.stage != job.state:
@@ -112,12 +127,11 @@ class Exporter:
                     done = event
             if done is None:
                 raise RenderFailed("the export ended without a result")
-        except BaseException:
+        except BaseException as exc:
             link_task.cancel()
-            await deps.store.save_job(replace(job, state="failed"))
+            if _failed(exc):
+                await deps.store.save_job(replace(job, state="failed"))
             raise
-        finally:
-            turn.work.exporting = False
         reporter.stage(say("stage_sending", lang))
         message = turn.work.message
         try:
@@ -125,9 +139,11 @@ class Exporter:
             text = caption(
                 done, lang, link=link, for_name=message.sender.name if message.is_group else None
             )
-            await deliver(turn.channel, done, text, lang)
-        except BaseException:
-            await deps.store.save_job(replace(job, state="failed"))
+            await deliver(turn.channel, done, text, lang, key=f"clipbot-{work.request_id}")
+            await work.save("delivered")
+        except BaseException as exc:
+            if _failed(exc):
+                await deps.store.save_job(replace(job, state="failed"))
             raise
         finally:
             # Delivered (the platform has its copy) or not deliverable: either way the

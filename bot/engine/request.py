@@ -1,6 +1,12 @@
-"""Running one request of a chat: upload the files, send the instruction once, answer
-with the agent's words (or what changed), recover after a dropped stream without ever
-sending the turn again, and hand a changed project to the exporter."""
+"""Running one request of a chat, step by step, each step recorded before it starts so a
+request cut off by a crash or a restart is resumed, never redone where that would harm:
+
+    start/uploading  open the project, fetch and upload the files (safe to do again)
+    instructing      the turn may have been sent: a resume never sends it again; it
+                     reads the project until it changed, as after a dropped stream
+    exporting        render (a resume polls the same render) and deliver the clip
+    delivered        the clip is in the chat: nothing is left to do
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,20 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot import replies, timeline
 from bot.engine.export import Exporter
-from bot.engine.work import Deps, Turn, Work
-from bot.errors import ClipbotError, RateLimited, SessionLost, StreamDropped, Unavailable
+from bot.engine.work import Deps, LeaseLost, Turn, Work
+from bot.errors import (
+    ClipbotError,
+    RateLimited,
+    SessionLost,
+    StreamDropped,
+    Unavailable,
+)
 from bot.ports.backend import BackendSession, ProjectState, StreamError, TextMessage
-from bot.ports.chat import ChatKey, OutgoingChannel
-from bot.ports.store import RequestState
+from bot.ports.chat import ChatKey, MessageRef, OutgoingChannel, Platform
 from bot.progress import Pace, StatusReporter
 from bot.routing import DEFAULT_PROMPT
 from bot.words import Lang, say
@@ -35,33 +47,38 @@ class TurnResult:
     dropped: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a request ended: done, or failed (with the error's name for the record)."""
+
+    ok: bool
+    detail: str | None = None
+
+
 def _safe_name(name: str, index: int) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).strip("._")
     return f"{index:02d}_{cleaned or 'file'}"
 
 
+def _snapshot(state: ProjectState) -> dict[str, Any]:
+    return {"draft": dict(state.draft), "media": state.media_count}
+
+
+def _restore(snapshot: Any) -> ProjectState:
+    if not isinstance(snapshot, dict):
+        return ProjectState(draft={})
+    draft = snapshot.get("draft")
+    return ProjectState(
+        draft=draft if isinstance(draft, dict) else {}, media_count=int(snapshot.get("media", 0))
+    )
+
+
 class RequestRunner:
-    """Runs the requests a lane hands it, one at a time per chat."""
+    """Runs the requests the workers hand it, one at a time per chat."""
 
     def __init__(self, deps: Deps, exporter: Exporter) -> None:
         self._deps = deps
         self._exporter = exporter
-
-    # --- bookkeeping --------------------------------------------------------------------
-
-    async def request_id(self, work: Work) -> int:
-        """The work's request record, made on first need (by whichever side comes first)."""
-        async with work.recording:
-            if work.request_id is None:
-                message = work.message
-                summary = message.text or f"[{len(message.attachments)} file(s)]"
-                work.request_id = await self._deps.store.add_request(
-                    message.chat, message.sender.id, summary
-                )
-            return work.request_id
-
-    async def _mark(self, work: Work, state: RequestState, detail: str | None = None) -> None:
-        await self._deps.store.set_request_state(await self.request_id(work), state, detail)
 
     async def report(
         self, channel: OutgoingChannel, chat: ChatKey, lang: Lang, exc: BaseException
@@ -78,45 +95,54 @@ class RequestRunner:
 
     # --- one request --------------------------------------------------------------------
 
-    async def run(self, work: Work, pace: Pace) -> None:
-        """Run one request to its end; failures are told to the user and recorded."""
+    async def run(self, work: Work, pace: Pace, platform: Platform | None) -> Outcome:
+        """Run (or resume) one request to its end; failures are told to the user.
+
+        Raises `LeaseLost` (another worker has it) and `CancelledError` (a shutdown)
+        without telling anyone: the request stays where it got to, for a resume.
+        """
         deps, chat, lang = self._deps, work.chat, work.lang
         try:
             if work.route.intent == "new":
                 await deps.sessions.discard(chat)
                 await work.channel.send_text(say("new_project", lang))
-                await self._mark(work, "running")
-            else:
-                session = await deps.sessions.existing(chat)
-                reporter = StatusReporter(
-                    work.channel,
-                    lang,
-                    edit_interval_s=deps.settings.status_edit_interval_s,
-                    still_working_s=deps.settings.still_working_interval_s,
-                    pace=pace,
-                )
-                async with reporter:
-                    turn = Turn(work, reporter)
-                    reporter.stage(self._first_stage(work, session))
-                    await self._mark(work, "running")
-                    if work.route.intent == "export":
-                        await self._exporter.export_request(turn, session)
-                    else:
-                        await self._agent_request(turn, session)
-        except asyncio.CancelledError:
-            await self._mark(work, "failed", "cancelled")
+                return Outcome(True)
+            if work.step == "delivered":
+                return Outcome(True)
+            session = await deps.sessions.existing(chat)
+            status = work.checkpoint.get("status")
+            reporter = StatusReporter(
+                work.channel,
+                lang,
+                edit_interval_s=deps.settings.status_edit_interval_s,
+                still_working_s=deps.settings.still_working_interval_s,
+                pace=pace,
+                message=MessageRef(str(status)) if work.resumed and status else None,
+                on_message=lambda ref: work.save(work.step, status=ref.id),
+            )
+            async with reporter:
+                turn = Turn(work, reporter)
+                if work.resumed:
+                    reporter.note(say("stage_resumed", lang))
+                reporter.stage(self._first_stage(work, session))
+                if work.route.intent == "export" or work.step == "exporting":
+                    await self._exporter.export_request(turn, session)
+                elif work.step == "instructing":
+                    await self._resume_turn(turn, session)
+                else:
+                    await self._agent_request(turn, session, platform)
+        except (LeaseLost, asyncio.CancelledError):
             raise
         except Exception as exc:
             if isinstance(exc, SessionLost):
                 await deps.sessions.forget(chat)
             await self.report(work.channel, chat, lang, exc)
-            await self._mark(work, "failed", type(exc).__name__)
-        else:
-            await self._mark(work, "done")
+            return Outcome(False, type(exc).__name__)
+        return Outcome(True)
 
     @staticmethod
     def _first_stage(work: Work, session: BackendSession | None) -> str:
-        if work.route.intent == "export":
+        if work.route.intent == "export" or work.step == "exporting":
             return say("stage_rendering", work.lang)
         if session is None:
             return say("stage_connecting", work.lang)
@@ -140,19 +166,20 @@ class RequestRunner:
             session = await self._deps.sessions.renew(turn.chat, turn.lang)
             return session, await self._deps.backend.state(session)
 
-    async def _agent_request(self, turn: Turn, session: BackendSession | None) -> None:
-        backend = self._deps.backend
-        message = turn.work.message
+    async def _agent_request(
+        self, turn: Turn, session: BackendSession | None, platform: Platform | None
+    ) -> None:
+        backend, work = self._deps.backend, turn.work
         session, before = await self._read(turn, await self._open(turn, session))
-        instruction = turn.work.route.text or (DEFAULT_PROMPT if message.attachments else "")
+        instruction = work.route.text or (DEFAULT_PROMPT if work.message.attachments else "")
         try:
-            result = await self._upload_and_instruct(turn, session, instruction)
+            result = await self._upload_and_instruct(turn, session, before, instruction, platform)
         except SessionLost:
             # Lost before the turn began: a new project, the files again, the turn once.
             log.warning("chat %s: session lost mid-request; opening a new one", turn.chat)
             session = await self._deps.sessions.renew(turn.chat, turn.lang)
             before = await backend.state(session)
-            result = await self._upload_and_instruct(turn, session, instruction)
+            result = await self._upload_and_instruct(turn, session, before, instruction, platform)
         if result.dropped:
             after = await self._recover(turn, session, before, result)
             if after is None:
@@ -169,25 +196,48 @@ class RequestRunner:
                 return
             await self._answer(turn, before, after, result)
         if _changed(before, after):
+            await work.save("exporting")
+            await self._exporter.export(turn, session, after)
+
+    async def _resume_turn(self, turn: Turn, session: BackendSession | None) -> None:
+        """Cut off after the turn may have been sent: find out from the project, never by
+        sending it again; then render what changed."""
+        if session is None:
+            raise SessionLost("the project of an interrupted request is gone")
+        before = _restore(turn.work.checkpoint.get("before"))
+        after = await self._recover(turn, session, before, TurnResult(), at_once=True)
+        if after is not None and _changed(before, after):
+            await turn.work.save("exporting")
             await self._exporter.export(turn, session, after)
 
     async def _upload_and_instruct(
-        self, turn: Turn, session: BackendSession, instruction: str
+        self,
+        turn: Turn,
+        session: BackendSession,
+        before: ProjectState,
+        instruction: str,
+        platform: Platform | None,
     ) -> TurnResult:
         attachments = turn.work.message.attachments
         if attachments:
+            await turn.work.save("uploading")
             turn.reporter.stage(say("stage_uploading", turn.lang, n=len(attachments)))
-            await self._upload(turn, session)
+            await self._upload(turn, session, platform)
+        # From here on the turn may have been sent: recorded first, so that a resume
+        # never sends it again.
+        await turn.work.save("instructing", before=_snapshot(before))
         turn.reporter.stage(say("stage_thinking", turn.lang))
         return await self._instruct(session, instruction, turn.lang)
 
-    async def _upload(self, turn: Turn, session: BackendSession) -> None:
+    async def _upload(self, turn: Turn, session: BackendSession, platform: Platform | None) -> None:
+        if platform is None:
+            raise Unavailable(f"no {turn.chat.platform} connection here to fetch the files")
         tmp_root = self._deps.settings.data_dir / "tmp"
         tmp_root.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
             for i, attachment in enumerate(turn.work.message.attachments):
                 path = Path(tmp) / _safe_name(attachment.name, i)
-                await attachment.fetch(path)
+                await platform.fetch(attachment, path)
                 await self._deps.backend.upload(session, path, attachment.name)
 
     async def _instruct(self, session: BackendSession, text: str, lang: Lang) -> TurnResult:
@@ -243,15 +293,25 @@ class RequestRunner:
             await turn.channel.send_text(words)
 
     async def _recover(
-        self, turn: Turn, session: BackendSession, before: ProjectState, result: TurnResult
+        self,
+        turn: Turn,
+        session: BackendSession,
+        before: ProjectState,
+        result: TurnResult,
+        *,
+        at_once: bool = False,
     ) -> ProjectState | None:
-        """After a dropped stream: read the state until it changes; never re-send."""
+        """After a dropped stream (or a restart mid-turn): read the state until it
+        changes; never re-send. `at_once`: the first read without waiting."""
         settings, lang = self._deps.settings, turn.lang
         turn.reporter.stage(say("stage_recovering", lang))
         await self._say_agent_words(turn, result)
         waited = 0.0
         for check in range(settings.recovery_max_checks):
-            pause = settings.recovery_first_check_s if check == 0 else settings.recovery_interval_s
+            if check == 0:
+                pause = 0.0 if at_once else settings.recovery_first_check_s
+            else:
+                pause = settings.recovery_interval_s
             await asyncio.sleep(pause)
             waited += pause
             try:
@@ -268,7 +328,7 @@ class RequestRunner:
                 what = "; ".join(changes) or timeline.summary(timeline.parse(state.draft), lang)
                 await turn.channel.send_text(say("recovered", lang, changes=what))
                 return state
-        minutes = f"{waited / 60:.0f}"
+        minutes = f"{max(waited, 60.0) / 60:.0f}"
         await turn.channel.send_text(say("recovery_failed", lang, minutes=minutes))
         return None
 

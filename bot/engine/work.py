@@ -1,19 +1,25 @@
-"""What the parts of the engine hand each other: the shared dependencies, one queued
-request, and the request while it runs."""
+"""What the parts of the engine hand each other: the shared dependencies, a request
+while it runs (decoded from the store, with its checkpoint), and its status message."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.config import Settings
 from bot.ports.backend import Backend
-from bot.ports.chat import ChatKey, IncomingMessage, OutgoingChannel
-from bot.ports.store import Store
+from bot.ports.chat import ChatKey, IncomingMessage, OutgoingChannel, ReplyAddress
+from bot.ports.store import Step, Store
 from bot.progress import StatusReporter
 from bot.routing import Route
 from bot.sessions import Sessions
 from bot.words import Lang
+
+
+class LeaseLost(Exception):
+    """This process no longer holds the request (its lease ran out and another worker
+    took it over): stop here, saying nothing, recording nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,29 +32,43 @@ class Deps:
     sessions: Sessions
 
 
+#: Persists a request's step and checkpoint; raises `LeaseLost` when it is no longer ours.
+SaveFn = Callable[["Work", Step], Awaitable[None]]
+
+
 @dataclass(slots=True)
 class Work:
-    """One queued request of a chat."""
+    """One request while it runs: the message, where to answer, how far it got."""
 
+    request_id: int
     message: IncomingMessage
-    channel: OutgoingChannel
+    address: ReplyAddress
     route: Route
     lang: Lang
-    request_id: int | None = None
-    # True while its clip is being rendered (the only part /new may stop).
-    exporting: bool = False
-    # Both the intake (for a queued request) and the lane may record the request first.
-    recording: asyncio.Lock = field(default_factory=asyncio.Lock)
+    channel: OutgoingChannel
+    step: Step = "start"
+    #: What a resume needs (status message, project before the turn, render id …).
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+    #: Claimed before (by this process before a restart, or by one that died).
+    resumed: bool = False
+    saver: SaveFn | None = None
 
     @property
     def chat(self) -> ChatKey:
         """The chat the request came from."""
         return self.message.chat
 
+    async def save(self, step: Step, **notes: Any) -> None:
+        """Move to `step`, adding `notes` to the checkpoint, durably."""
+        self.step = step
+        self.checkpoint.update(notes)
+        if self.saver is not None:
+            await self.saver(self, step)
+
 
 @dataclass(slots=True)
 class Turn:
-    """A request while it runs: the work and its status message."""
+    """A request while it runs, with its status message."""
 
     work: Work
     reporter: StatusReporter

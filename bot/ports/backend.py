@@ -140,11 +140,14 @@ ExportStage = Literal["submitted", "queued", "rendering", "downloading"]
 
 @dataclass(frozen=True, slots=True)
 class ExportProgress:
-    """An export is under way; `percent` is 0-100 when known. `ahead`: while "queued",
-    how many clips (of any chat) are before this one on the backend's device."""
+    """An export is under way; `percent` is 0-100 when known. `ref` names the render
+    on the backend once it exists (Nemo's render id), so a resumed export can follow it
+    instead of starting another. `ahead`: while "queued", how many clips (of any chat)
+    are before this one on the backend's device."""
 
     stage: ExportStage
     percent: float | None = None
+    ref: str | None = None
     ahead: int | None = None
 
 
@@ -205,11 +208,13 @@ class Backend(Protocol):
         dest_dir: Path,
         *,
         max_bytes: int | None = None,
+        resume: str | None = None,
     ) -> AsyncIterator[ExportEvent]:
         """Render the draft to MP4: progress events, then exactly one `ExportDone`.
 
         `max_bytes` is the upload limit of the chat the clip goes to (None: no limit); a
-        backend that controls its encoder keeps the file under it.
+        backend that controls its encoder keeps the file under it. `resume` is the `ref`
+        of a render started before a restart: follow it if it can, else render anew.
         Raises `NothingToExport` when the draft has no segments, `RenderFailed` when the
         render fails.
         """

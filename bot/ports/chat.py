@@ -1,22 +1,21 @@
 """The ports between the engine and the chat platforms.
 
-Adapters turn a platform's update into one `IncomingMessage` and implement one
-`OutgoingChannel`. Nothing here knows a platform; models never do I/O themselves
-(an attachment carries the adapter's fetch function, called only by the engine).
+Adapters turn a platform's update into one `IncomingMessage` and write through an
+`OutgoingChannel`. Everything a request needs later is plain data, so it can be stored
+and served by any process: the reply goes to a `ReplyAddress`, and an attachment is a
+platform reference (a Telegram file id, a Discord attachment URL) that the adapter, as a
+`Platform`, fetches when the engine asks. Nothing here knows a platform.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol, get_args
 
 AttachmentKind = Literal["image", "audio", "video", "file"]
-
-#: Downloads the attachment's bytes to the given path (the adapter's own call).
-FetchFn = Callable[[Path], Awaitable[None]]
 
 #: Stable ids of the buttons on result messages. An adapter turns a press into an
 #: `IncomingMessage` whose text is the matching command ("/export", ...), so a button
@@ -71,13 +70,27 @@ class Sender:
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """A file sent with a message; its bytes are fetched only when needed."""
+    """A file sent with a message. `ref` is the platform's reference to it (a Telegram
+    file id, a Discord attachment URL, a local path); its bytes are fetched only when
+    needed, by the platform (`Platform.fetch`), in whichever process runs the request."""
 
     name: str
     mime_type: str | None
     size: int | None
     kind: AttachmentKind
-    fetch: FetchFn = field(compare=False, repr=False)
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyAddress:
+    """Where the replies to a message go, as plain data: the platform, the chat, and what
+    else the adapter needs to write there again from any process (a forum topic, the
+    message to reply to, a Discord interaction's follow-up token while it is valid)."""
+
+    platform: str
+    chat_id: str
+    #: May hold a credential (a Discord interaction token): never shown in a repr or log.
+    extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +142,10 @@ class OutgoingChannel(Protocol):
     @property
     def max_upload_bytes(self) -> int | None: ...
 
+    #: Where this channel writes, as data a `Platform` can build the channel again from.
+    @property
+    def address(self) -> ReplyAddress: ...
+
     async def send_text(self, text: str, buttons: Sequence[Button] = ()) -> MessageRef:
         """Send a text message (plain text, no markup)."""
         ...
@@ -143,11 +160,22 @@ class OutgoingChannel(Protocol):
         caption: str,
         info: VideoInfo,
         buttons: Sequence[Button] = (),
+        *,
+        key: str | None = None,
     ) -> MessageRef:
-        """Send an MP4 file that fits `max_upload_bytes`, with a caption."""
+        """Send an MP4 file that fits `max_upload_bytes`, with a caption. `key`: the
+        same key twice is the same delivery (a platform with idempotency keys, such as
+        Discord's message nonce, then never shows it twice)."""
         ...
 
-    async def send_link(self, url: str, caption: str, buttons: Sequence[Button] = ()) -> MessageRef:
+    async def send_link(
+        self,
+        url: str,
+        caption: str,
+        buttons: Sequence[Button] = (),
+        *,
+        key: str | None = None,
+    ) -> MessageRef:
         """Send a download link in place of a file that is over the platform's limit."""
         ...
 
@@ -166,13 +194,30 @@ class MessageHandler(Protocol):
     async def __call__(self, message: IncomingMessage, channel: OutgoingChannel) -> None: ...
 
 
-class Adapter(Protocol):
-    """A platform connection that runs beside the others in one event loop."""
+class Platform(Protocol):
+    """A chat platform as the engine's workers use it, in any process: a channel built
+    again from a stored address, an attachment fetched by its reference."""
 
     name: str
 
+    def channel_for(self, address: ReplyAddress) -> OutgoingChannel:
+        """The channel that writes to `address`."""
+        ...
+
+    async def fetch(self, attachment: Attachment, dest: Path) -> None:
+        """Download the attachment's bytes into the file `dest`."""
+        ...
+
+
+class Adapter(Platform, Protocol):
+    """A platform connection that runs beside the others in one event loop."""
+
     async def start(self) -> None:
         """Connect and begin receiving; return once running (never block the loop)."""
+        ...
+
+    async def stop_receiving(self) -> None:
+        """Take no new messages, but keep sending (work finishing before a shutdown)."""
         ...
 
     async def stop(self) -> None:

@@ -1,16 +1,30 @@
 """The store port: what must survive a restart, and nothing else. `storage.sqlite`
-implements it for good, `storage.memory` for tests and one-shot runs."""
+implements it for good, `storage.memory` for tests and one-shot runs.
+
+The heart of it is the durable request queue. A message that starts work is written
+here (`add_request`) before the platform considers it delivered; a worker claims it
+(`claim_requests`) with a lease it renews while it works (`renew_leases`), records how
+far it got (`checkpoint_request`) and finishes it (`finish_request`). A chat's requests
+run one at a time and oldest first: only the oldest unfinished request of a chat can be
+claimed. A lease that runs out (its process died) makes the request claimable again, and
+the next worker resumes it from its step.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 from bot.ports.backend import BackendSession
 from bot.ports.chat import ChatKey
 from bot.words import Lang
 
 RequestState = Literal["queued", "running", "done", "failed"]
+#: How far a request got, so a resume knows what to do again and what never to:
+#: start → uploading → instructing (the turn may have been sent) → exporting →
+#: delivered.
+Step = Literal["start", "uploading", "instructing", "exporting", "delivered"]
 #: A render job moves through the export stages, then ends completed or failed.
 JobState = Literal["submitted", "queued", "rendering", "downloading", "completed", "failed"]
 
@@ -42,8 +56,41 @@ class RenderJob:
     output_url: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NewRequest:
+    """A request to queue: who asked in which chat, a one-line summary for the operator,
+    and the payload (JSON-able) from which any process can run it."""
+
+    chat: ChatKey
+    sender_id: str
+    text: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRequest:
+    """A request as the store keeps it."""
+
+    id: int
+    chat: ChatKey
+    sender_id: str
+    text: str
+    state: RequestState
+    step: Step
+    payload: Mapping[str, Any]
+    #: What the work so far left for a resume (the status message, the session, the
+    #: project before the turn, the render's id …), JSON-able.
+    checkpoint: Mapping[str, Any]
+    detail: str | None
+    attempts: int
+    created_at: float
+    updated_at: float
+
+
 class Store(Protocol):
     """Everything persisted. All methods are safe to call from many tasks at once."""
+
+    # --- chats, sessions, identities -----------------------------------------------------
 
     async def get_chat_settings(self, chat: ChatKey) -> ChatSettings | None:
         """The chat's settings; None for a chat that has chosen nothing yet."""
@@ -65,6 +112,12 @@ class Store(Protocol):
         """Forget the chat's session (`/new`, or the backend lost it)."""
         ...
 
+    async def stale_sessions(
+        self, backend: str, before: float
+    ) -> list[tuple[ChatKey, BackendSession]]:
+        """Sessions of that backend last saved before `before` (for retention)."""
+        ...
+
     async def get_identity(self, backend: str) -> Identity | None:
         """The stored identity for a backend."""
         ...
@@ -73,15 +126,66 @@ class Store(Protocol):
         """Create or replace the identity for a backend."""
         ...
 
-    async def add_request(self, chat: ChatKey, sender_id: str, text: str) -> int:
-        """Record a request (a message that starts work); returns its id."""
+    # --- the request queue ---------------------------------------------------------------
+
+    async def add_request(self, request: NewRequest) -> int:
+        """Queue a request (durably: it is stored when this returns); returns its id."""
         ...
 
-    async def set_request_state(
-        self, request_id: int, state: RequestState, detail: str | None = None
-    ) -> None:
-        """Move a request to a new state."""
+    async def get_request(self, request_id: int) -> StoredRequest | None:
+        """A request by id."""
         ...
+
+    async def unfinished_requests(self, chat: ChatKey) -> int:
+        """How many of the chat's requests are queued or running."""
+        ...
+
+    async def claim_requests(
+        self, owner: str, platforms: Sequence[str], limit: int, lease_s: float
+    ) -> list[StoredRequest]:
+        """Claim up to `limit` requests for `owner`: for each chat of `platforms`, its
+        oldest unfinished request, when it is queued or its lease ran out. Each claimed
+        request is running, leased to `owner` for `lease_s` seconds."""
+        ...
+
+    async def renew_leases(
+        self, owner: str, request_ids: Sequence[int], lease_s: float
+    ) -> set[int]:
+        """Extend the leases of these requests while `owner` holds them; returns the ids
+        it still holds."""
+        ...
+
+    async def checkpoint_request(
+        self, request_id: int, owner: str, step: Step, checkpoint: Mapping[str, Any]
+    ) -> bool:
+        """Record how far the request got; False when `owner` no longer holds it."""
+        ...
+
+    async def finish_request(
+        self, request_id: int, owner: str, state: RequestState, detail: str | None = None
+    ) -> bool:
+        """End the request (done or failed); False when `owner` no longer holds it."""
+        ...
+
+    async def release_requests(self, owner: str) -> int:
+        """Give up `owner`'s leases at once (a shutdown): the requests stay where they
+        got to, for the next worker to resume. Returns how many."""
+        ...
+
+    async def recover_leases(self) -> int:
+        """At a worker's start: free the leases of workers known to be dead, so their
+        requests resume at once instead of when the leases run out. Returns how many."""
+        ...
+
+    async def notify_work(self) -> None:
+        """Wake the workers waiting in `wait_for_work` (in every process)."""
+        ...
+
+    async def wait_for_work(self, timeout_s: float) -> None:
+        """Return when `notify_work` was called (anywhere), or after `timeout_s`."""
+        ...
+
+    # --- render jobs ---------------------------------------------------------------------
 
     async def save_job(self, job: RenderJob) -> None:
         """Create or update a render job."""
@@ -91,8 +195,40 @@ class Store(Protocol):
         """A render job by id."""
         ...
 
+    # --- platform updates ----------------------------------------------------------------
+
     async def mark_update(self, platform: str, update_id: str) -> bool:
         """Record a platform update id; True the first time, False if already handled."""
+        ...
+
+    async def receive_update(self, platform: str, update_id: str, payload: str) -> bool:
+        """Keep a raw update until it is handled; False if it was received before."""
+        ...
+
+    async def update_handled(self, platform: str, update_id: str) -> None:
+        """The update was answered or queued: it need not be handled again."""
+        ...
+
+    async def unhandled_updates(self, platform: str) -> list[tuple[str, str]]:
+        """(update id, payload) of updates received but never handled, oldest first."""
+        ...
+
+    # --- leadership ----------------------------------------------------------------------
+
+    async def hold_lock(self, name: str, owner: str, ttl_s: float) -> bool:
+        """Take or keep the named lock for `ttl_s` seconds: True while `owner` holds it
+        (it was free, expired, or already theirs). One Telegram poller at a time."""
+        ...
+
+    async def release_lock(self, name: str, owner: str) -> None:
+        """Let the named lock go, if `owner` holds it."""
+        ...
+
+    # --- upkeep --------------------------------------------------------------------------
+
+    async def prune(self, before: float) -> Mapping[str, int]:
+        """Forget what ended before `before`: requests (an unfinished one untouched that
+        long is dead too), render jobs, handled updates. Returns how many of each went."""
         ...
 
     async def close(self) -> None:

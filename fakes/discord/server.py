@@ -109,6 +109,7 @@ class FakeDiscord:
         # REST records
         self.command_syncs: list[list[JSON]] = []
         self.messages: list[SentMessage] = []
+        self._nonces: dict[tuple[int, str], SentMessage] = {}
         self.callbacks: list[tuple[int, JSON]] = []
         self.typing: list[int] = []
         self.unknown: list[str] = []
@@ -478,6 +479,12 @@ class FakeDiscord:
 
     async def _record_message(self, channel_id: int, via: str, request: web.Request) -> JSON:
         body, files = await self._body(request)
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            # Discord: a nonce seen in the last few minutes returns that message again.
+            seen = self._nonces.get((channel_id, str(nonce)))
+            if seen is not None:
+                return self._message_payload(seen)
         sent = SentMessage(
             id=self.snowflake(),
             channel_id=channel_id,
@@ -488,6 +495,8 @@ class FakeDiscord:
             allowed_mentions=body.get("allowed_mentions"),
         )
         self.messages.append(sent)
+        if nonce is not None and body.get("enforce_nonce"):
+            self._nonces[(channel_id, str(nonce))] = sent
         return self._message_payload(sent)
 
     async def _edit_message(self, message_id: int, request: web.Request) -> web.Response:

@@ -522,7 +522,9 @@ class NemoEmulator:
                     gone.set()
                     return response
             await response.write_eof()
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:
+            gone.set()  # the client went away (killed): the turn goes on without it
+        except asyncio.CancelledError:
             gone.set()
             raise
         return response

@@ -120,7 +120,9 @@ async def test_dm_photo_with_text_reaches_the_handler(
         ("cat.png", "image"),
         ("tune.mp3", "audio"),
     ]
-    await message.attachments[0].fetch(tmp_path / "cat.png")
+    # The CDN URL is all a worker (in any process) needs to fetch it.
+    assert message.attachments[0].ref.endswith("/cat.png")
+    await adapter.fetch(message.attachments[0], tmp_path / "cat.png")
     assert (tmp_path / "cat.png").read_bytes() == PNG
 
 
@@ -365,3 +367,38 @@ async def test_a_store_failure_does_not_silence_a_message(
     store.mark_update = broken  # type: ignore[method-assign]
     await fake.send_message("zoom in", guild=False)
     assert (await recorder.next()).text == "zoom in"
+
+
+async def test_a_channel_rebuilt_from_its_stored_address_writes_to_the_same_places(
+    fake: FakeDiscord, adapter: DiscordAdapter, recorder: Recorder, tmp_path: Path
+) -> None:
+    """What a worker in another process does: the follow-up while the token lives, the
+    channel (with the delivery's nonce) after."""
+    await fake.slash_command("status", guild=True)
+    await recorder.next()
+    (_, live) = recorder.calls[0]
+    address = live.address
+    assert address.platform == "discord"
+    assert address.chat_id == str(TEXT_CHANNEL_ID)
+    assert set(address.extra) >= {"guild", "limit", "app", "token", "until"}
+    assert address.extra["token"] not in repr(address)  # never in a log line
+    rebuilt = adapter.channel_for(address)
+    ref = await rebuilt.send_text("⏳ Working…")
+    await rebuilt.edit_text(ref, "🎬 Rendering…")
+    await fake.wait_until(lambda: len(fake.followups()) == 1)
+    assert fake.followups()[0].edits == ["🎬 Rendering…"]
+    # Once the token is gone (or never stored), the channel itself, by nonce.
+    expired = type(address)(
+        address.platform,
+        address.chat_id,
+        {k: v for k, v in address.extra.items() if k not in ("app", "token", "until")},
+    )
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 100)
+    for _ in range(2):  # delivered again after a crash: the same key
+        await adapter.channel_for(expired).send_video(
+            video, "🎬 Your clip", VideoInfo(64, 64, 1.0), key="clipbot-42"
+        )
+    await fake.wait_until(lambda: len(fake.in_channel(TEXT_CHANNEL_ID)) >= 1)
+    [clip] = fake.in_channel(TEXT_CHANNEL_ID)
+    assert clip.files == [("clip.mp4", video.read_bytes())]

@@ -60,6 +60,7 @@ async def bot(
     backend: Any = LocalBackend(fast)
     engine: Any = Engine(fast, backend, store)
     adapter = DiscordAdapter(fast, engine.handle, store, guild_ready_timeout_s=0.05)
+    engine.add_platform(adapter)
     await adapter.start()
     try:
         yield adapter
@@ -142,6 +143,7 @@ async def test_a_clip_over_the_reported_limit_comes_as_a_link(
     backend: Any = create_backend(nemo_settings, MemoryStore())
     engine: Any = Engine(nemo_settings, backend, store)
     adapter = DiscordAdapter(nemo_settings, engine.handle, store, guild_ready_timeout_s=0.05)
+    engine.add_platform(adapter)
     fake.filesize_limit = 1024  # every real clip is bigger
     await adapter.start()
     try:

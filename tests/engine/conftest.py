@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.ports.chat import Attachment, ChatKey, IncomingMessage, Sender
 from storage.memory import MemoryStore
-from tests.engine.doubles import RecordingChannel, ScriptedBackend
+from tests.engine.doubles import FILES, RecordingChannel, RecordingPlatform, ScriptedBackend
 
 
 @pytest.fixture
@@ -39,10 +38,15 @@ def store() -> MemoryStore:
 
 
 @pytest.fixture
+def platform() -> RecordingPlatform:
+    return RecordingPlatform()
+
+
+@pytest.fixture
 async def engine(
-    settings: Settings, backend: ScriptedBackend, store: MemoryStore
+    settings: Settings, backend: ScriptedBackend, store: MemoryStore, platform: RecordingPlatform
 ) -> AsyncIterator[Engine]:
-    eng = Engine(settings, backend, store)
+    eng = Engine(settings, backend, store, {"test": platform})
     yield eng
     await eng.aclose()
 
@@ -53,12 +57,10 @@ def channel() -> RecordingChannel:
 
 
 def photo(name: str = "cat.jpg", data: bytes = b"\xff\xd8fake-jpeg") -> Attachment:
-    """An attachment whose fetch writes `data`."""
-
-    async def fetch(path: Path) -> None:
-        await asyncio.to_thread(path.write_bytes, data)
-
-    return Attachment(name, "image/jpeg", len(data), "image", fetch)
+    """An attachment the test platform serves `data` for."""
+    ref = f"file-{len(FILES)}-{name}"
+    FILES[ref] = data
+    return Attachment(name, "image/jpeg", len(data), "image", ref)
 
 
 def msg(

@@ -25,7 +25,7 @@ from bot.ports.backend import (
     TextMessage,
     UploadedFile,
 )
-from bot.ports.chat import Button, MessageRef, VideoInfo
+from bot.ports.chat import Attachment, Button, MessageRef, ReplyAddress, VideoInfo
 from bot.timeline import exportable
 from bot.words import Lang
 
@@ -135,6 +135,7 @@ class ScriptedBackend:
         dest_dir: Path,
         *,
         max_bytes: int | None = None,
+        resume: str | None = None,
     ) -> AsyncIterator[ExportEvent]:
         self.export_limits.append(max_bytes)
         if self.fail_export is not None:
@@ -172,8 +173,11 @@ class Sent:
 class RecordingChannel:
     """An `OutgoingChannel` that records everything."""
 
-    def __init__(self, max_upload_bytes: int | None = None) -> None:
+    def __init__(self, max_upload_bytes: int | None = None, chat_id: str = "1") -> None:
         self._max = max_upload_bytes
+        self._address = ReplyAddress("test", chat_id)
+        #: the delivery keys given with videos and links
+        self.keys: list[str | None] = []
         self.sent: list[Sent] = []
         self.working_depth = 0
         self.working_entries = 0
@@ -183,6 +187,10 @@ class RecordingChannel:
     @property
     def max_upload_bytes(self) -> int | None:
         return self._max
+
+    @property
+    def address(self) -> ReplyAddress:
+        return self._address
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -199,12 +207,27 @@ class RecordingChannel:
         self._record(Sent("edit", text, ref.id, self._now()))
 
     async def send_video(
-        self, path: Path, caption: str, info: VideoInfo, buttons: Sequence[Button] = ()
+        self,
+        path: Path,
+        caption: str,
+        info: VideoInfo,
+        buttons: Sequence[Button] = (),
+        *,
+        key: str | None = None,
     ) -> MessageRef:
+        self.keys.append(key)
         ref = str(next(self._ids))
         return self._record(Sent("video", caption, ref, self._now(), tuple(buttons), path))
 
-    async def send_link(self, url: str, caption: str, buttons: Sequence[Button] = ()) -> MessageRef:
+    async def send_link(
+        self,
+        url: str,
+        caption: str,
+        buttons: Sequence[Button] = (),
+        *,
+        key: str | None = None,
+    ) -> MessageRef:
+        self.keys.append(key)
         ref = str(next(self._ids))
         return self._record(Sent("link", f"{url}\n{caption}", ref, self._now(), tuple(buttons)))
 
@@ -222,3 +245,26 @@ class RecordingChannel:
 
     def texts(self, kind: str = "text") -> list[str]:
         return [s.text for s in self.sent if s.kind == kind]
+
+
+#: The bytes of every test file, by reference: what `RecordingPlatform.fetch` serves.
+FILES: dict[str, bytes] = {}
+
+
+class RecordingPlatform:
+    """The "test" `Platform`: files by reference from a dict, a channel per chat (made on
+    first use, or registered by a test)."""
+
+    name = "test"
+
+    def __init__(self) -> None:
+        self.files = FILES
+        self.channels: dict[str, RecordingChannel] = {}
+        self.fetched: list[str] = []
+
+    def channel_for(self, address: ReplyAddress) -> RecordingChannel:
+        return self.channels.setdefault(address.chat_id, RecordingChannel(chat_id=address.chat_id))
+
+    async def fetch(self, attachment: Attachment, dest: Path) -> None:
+        self.fetched.append(attachment.ref)
+        await asyncio.to_thread(dest.write_bytes, self.files[attachment.ref])

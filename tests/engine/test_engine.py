@@ -23,7 +23,13 @@ from bot.progress import StatusReporter
 from bot.routing import DEFAULT_PROMPT
 from storage.memory import MemoryStore
 from tests.engine.conftest import msg, photo
-from tests.engine.doubles import RecordingChannel, Script, ScriptedBackend, video_draft
+from tests.engine.doubles import (
+    RecordingChannel,
+    RecordingPlatform,
+    Script,
+    ScriptedBackend,
+    video_draft,
+)
 
 
 async def test_photo_with_caption_is_one_request_that_delivers_a_clip(
@@ -41,7 +47,7 @@ async def test_photo_with_caption_is_one_request_that_delivers_a_clip(
     assert "Here is your clip: zoom in slowly" in channel.texts()
     assert channel.working_depth == 0
     assert channel.working_entries >= 1
-    assert [r[3] for r in store.requests.values()] == ["done"]
+    assert [r.state for r in store.requests.values()] == ["done"]
     assert [j.state for j in store.jobs.values()] == ["completed"]
     assert store.sessions[(ChatKey("test", "1"), "scripted")].session_id == "s1"
 
@@ -348,6 +354,7 @@ async def test_the_status_message_moves_forward_and_the_session_is_read_once(
     settings: Settings,
     backend: ScriptedBackend,
     channel: RecordingChannel,
+    platform: RecordingPlatform,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     class CountingStore(MemoryStore):
@@ -366,7 +373,7 @@ async def test_the_status_message_moves_forward_and_the_session_is_read_once(
         original(self, text)
 
     monkeypatch.setattr(StatusReporter, "stage", record)
-    engine = Engine(settings, backend, CountingStore())
+    engine = Engine(settings, backend, CountingStore(), {"test": platform})
     try:
         await engine.handle(msg("clip", photo()), channel)
         await engine.idle()

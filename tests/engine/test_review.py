@@ -25,6 +25,7 @@ from storage.memory import MemoryStore
 from tests.engine.conftest import msg, photo
 from tests.engine.doubles import (
     RecordingChannel,
+    RecordingPlatform,
     Script,
     ScriptedBackend,
     video_draft,
@@ -34,7 +35,7 @@ from tests.engine.doubles import (
 @asynccontextmanager
 async def running(settings: Settings, backend: Backend, store: Store) -> AsyncIterator[Engine]:
     """An engine for one test, closed at the end whatever happens."""
-    engine = Engine(settings, backend, store)
+    engine = Engine(settings, backend, store, {"test": RecordingPlatform()})
     try:
         yield engine
     finally:
@@ -51,30 +52,49 @@ async def until(condition: Callable[[], bool]) -> None:
 
 
 class FlakyStore(MemoryStore):
-    """A store that cannot record a finished request (a full disk) while `broken` is set."""
+    """A store that cannot record a finished request (a full disk) `failures` times."""
 
-    broken = False
+    failures = 0
 
-    async def set_request_state(
-        self, request_id: int, state: RequestState, detail: str | None = None
-    ) -> None:
-        if self.broken and state in ("done", "failed"):
+    async def finish_request(
+        self, request_id: int, owner: str, state: RequestState, detail: str | None = None
+    ) -> bool:
+        if self.failures > 0:
+            self.failures -= 1
             raise OSError("disk full")
-        await super().set_request_state(request_id, state, detail)
+        return await super().finish_request(request_id, owner, state, detail)
 
 
-async def test_a_store_failure_never_runs_the_turn_again(
+async def test_a_store_blip_at_the_end_never_runs_the_turn_again(
     settings: Settings, backend: ScriptedBackend, channel: RecordingChannel
 ) -> None:
     store = FlakyStore()
+    store.failures = 2  # recording the end fails twice, then works (tries are spaced)
     async with running(settings, backend, store) as engine:
-        store.broken = True
         await engine.handle(msg("make a clip"), channel)
-        await engine.idle()
-        store.broken = False
         await engine.handle(msg("add music"), channel)
         await engine.idle()
         assert [text for _, text in backend.instructions] == ["make a clip", "add music"]
+    assert [r.state for r in store.requests.values()] == ["done", "done"]
+
+
+async def test_a_store_down_at_the_end_leaves_it_to_the_next_worker_who_only_finishes_it(
+    settings: Settings, backend: ScriptedBackend, channel: RecordingChannel
+) -> None:
+    store = FlakyStore()
+    store.failures = 100
+    quick = settings.model_copy(update={"lease_s": 0.5})
+    async with running(quick, backend, store) as engine:
+        await engine.handle(msg("make a clip"), channel)
+        await until(lambda: store.failures <= 95)  # all its tries to record the end failed
+    store.failures = 0
+    # Its lease runs out; a worker (here: after a restart) finds it delivered and ends it.
+    async with running(quick, backend, store) as engine:
+        await asyncio.sleep(0.6)
+        await engine.idle()
+    assert [text for _, text in backend.instructions] == ["make a clip"]
+    assert len(channel.texts("video")) == 1
+    assert [r.state for r in store.requests.values()] == ["done"]
 
 
 class SlowQueuedNotice(RecordingChannel):
@@ -105,11 +125,11 @@ async def test_a_queued_request_that_starts_early_is_recorded_once(
     await engine.idle()
     channel.release.set()
     await second
-    assert sorted(text for _, _, text, _ in store.requests.values()) == [
+    assert sorted(r.text for r in store.requests.values()) == [
         "add music",
         "make a clip",
     ]
-    assert [state for *_, state in store.requests.values()] == ["done", "done"]
+    assert [r.state for r in store.requests.values()] == ["done", "done"]
 
 
 @dataclass
@@ -155,29 +175,42 @@ async def test_closing_while_the_clip_waits_for_its_link_leaves_no_file(
     settings: Settings, store: MemoryStore, channel: RecordingChannel
 ) -> None:
     backend = SlowLinkBackend()
-    engine = Engine(settings, backend, store)
+    engine = Engine(settings, backend, store, {"test": RecordingPlatform()})
     await engine.handle(msg("make a clip"), channel)
     await backend.asked.wait()
     await until(lambda: any("Sending" in s.text for s in channel.sent))
     await engine.aclose()
     assert list((settings.data_dir / "exports").rglob("*.mp4")) == []
-    assert [job.state for job in store.jobs.values()] == ["failed"]
+    # Interrupted, not failed: the next start carries on with it.
+    assert [job.state for job in store.jobs.values()] != ["failed"]
+    assert [(r.state, r.step) for r in store.requests.values()] == [("running", "exporting")]
 
 
-async def test_closing_marks_running_and_queued_requests_failed(
+async def test_closing_leaves_running_and_queued_requests_for_the_next_start(
     settings: Settings, store: MemoryStore, channel: RecordingChannel
 ) -> None:
     backend = ScriptedBackend()
     gate = asyncio.Event()  # never set: the first turn runs until the engine closes
     backend.scripts.append(Script([], video_draft("slow"), gate=gate))
-    engine = Engine(settings, backend, store)
+    platform = RecordingPlatform()
+    platform.channels["1"] = channel
+    engine = Engine(settings, backend, store, {"test": platform})
     await engine.handle(msg("make a clip"), channel)
     while not backend.instructions:  # noqa: ASYNC110 (the double has no event for it)
         await asyncio.sleep(0.01)
     await engine.handle(msg("then make it slower"), channel)  # queued behind it
     await engine.aclose()
-    states = sorted(state for *_, state in store.requests.values())
-    assert states == ["failed", "failed"]
+    states = [(r.state, r.step) for r in store.requests.values()]
+    assert states == [("running", "instructing"), ("queued", "start")]
+    # The next start: the cut-off turn is never sent again, the queued one runs after it.
+    restarted = Engine(settings, backend, store, {"test": platform})
+    try:
+        await restarted.idle()
+    finally:
+        await restarted.aclose()
+    assert [text for _, text in backend.instructions] == ["make a clip", "then make it slower"]
+    assert [r.state for r in store.requests.values()] == ["done", "done"]
+    assert any("I restarted" in s.text for s in channel.sent)
 
 
 @dataclass

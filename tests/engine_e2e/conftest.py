@@ -60,6 +60,7 @@ async def open_chat(settings: Settings) -> AsyncIterator[Chat]:
         term = TerminalAdapter(
             core.engine.handle, settings.data_dir, lines=queue_lines(queue), write=out.append
         )
+        core.engine.add_platform(term)
         await term.start()
         try:
             yield Chat(core, term, queue, out)

@@ -75,18 +75,24 @@ def photo_bytes(width: int = 96, height: int = 64) -> bytes:
 class KeepingChannel(RecordingChannel):
     """A recording channel that keeps a copy of each clip (the engine deletes its own)."""
 
-    def __init__(self, keep: Path) -> None:
-        super().__init__()
+    def __init__(self, keep: Path, chat_id: str = "1") -> None:
+        super().__init__(chat_id=chat_id)
         self.keep = keep
         self.videos: list[Path] = []
 
     async def send_video(
-        self, path: Path, caption: str, info: VideoInfo, buttons: Sequence[Button] = ()
+        self,
+        path: Path,
+        caption: str,
+        info: VideoInfo,
+        buttons: Sequence[Button] = (),
+        *,
+        key: str | None = None,
     ) -> MessageRef:
         self.keep.mkdir(parents=True, exist_ok=True)
         kept = Path(shutil.copy(path, self.keep / f"{len(self.videos)}-{path.name}"))
         self.videos.append(kept)
-        return await super().send_video(kept, caption, info, buttons)
+        return await super().send_video(kept, caption, info, buttons, key=key)
 
     def edits(self) -> list[str]:
         """Every status text shown: first sends and edits."""

@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from storage.memory import MemoryStore
 from tests.engine.conftest import msg, photo
+from tests.engine.doubles import RecordingPlatform
 from tests.local.conftest import probe
 from tests.model.conftest import KeepingChannel, leftovers, model_settings, photo_bytes
 
@@ -28,7 +29,7 @@ from tests.model.conftest import KeepingChannel, leftovers, model_settings, phot
 async def running(settings: Settings) -> AsyncIterator[tuple[Engine, ModelBackend]]:
     """The engine on the model backend, closed as the app closes them."""
     backend = await open_backend(settings)
-    engine = Engine(settings, backend, MemoryStore())
+    engine = Engine(settings, backend, MemoryStore(), {"test": RecordingPlatform()})
     try:
         yield engine, backend
     finally:
@@ -111,7 +112,7 @@ async def test_clips_of_several_chats_wait_in_line_and_are_told_their_place(
     tiny_models: dict[str, Path], tmp_path: Path
 ) -> None:
     settings = model_settings(tiny_models["ltx"], tmp_path / "data", model_steps=4)
-    channels = [KeepingChannel(tmp_path / f"kept{i}") for i in range(3)]
+    channels = [KeepingChannel(tmp_path / f"kept{i}", chat_id=str(i)) for i in range(3)]
     async with running(settings) as (engine, _):
         for i, channel in enumerate(channels):
             message = msg("water flows, 1 second, 720p", photo("p.png", photo_bytes()), chat=str(i))

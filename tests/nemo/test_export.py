@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import pytest
@@ -77,13 +78,49 @@ async def test_broken_output_url_falls_back(
     assert done.path.stat().st_size > 0
 
 
-async def test_failed_render(
+async def test_a_failed_render_is_rendered_again_once_with_a_new_id(
     backend: NemoBackend, nemo_emulator: NemoEmulator, photo: Path, tmp_path: Path
 ) -> None:
     session, state = await _drafted(backend, photo)
     nemo_emulator.next_render(fail=True)
+    events = await _export(backend, session, state, tmp_path)
+    assert isinstance(events[-1], ExportDone)
+    submitted = [e.ref for e in events if isinstance(e, ExportProgress) and e.ref]
+    posted = [r.json["id"] for r in nemo_emulator.received("/api/render/proxy/lambda")
+              if r.method == "POST"]  # fmt: skip
+    assert submitted == posted
+    assert len(set(posted)) == 2  # a new id for the second render
+
+
+async def test_a_render_that_fails_twice_is_reported(
+    backend: NemoBackend, nemo_emulator: NemoEmulator, photo: Path, tmp_path: Path
+) -> None:
+    session, state = await _drafted(backend, photo)
+    nemo_emulator.next_render(fail=True)
+    nemo_emulator.next_render(fail=True)
     with pytest.raises(RenderFailed, match="render failed"):
         await _export(backend, session, state, tmp_path)
+
+
+async def test_a_resumed_export_follows_the_render_it_had_started(
+    backend: NemoBackend, nemo_emulator: NemoEmulator, photo: Path, tmp_path: Path
+) -> None:
+    session, state = await _drafted(backend, photo)
+    started = aiter(backend.export(session, state, tmp_path / "a"))
+    assert isinstance(started, AsyncGenerator)
+    ref = None
+    async for event in started:
+        if isinstance(event, ExportProgress) and event.ref:
+            ref = event.ref
+            break
+    await started.aclose()  # the process died here
+    assert ref is not None
+    events = [e async for e in backend.export(session, state, tmp_path / "b", resume=ref)]
+    assert isinstance(events[-1], ExportDone)
+    posted = [r for r in nemo_emulator.received("/api/render/proxy/lambda") if r.method == "POST"]
+    assert len(posted) == 1  # never submitted again
+    assert events[-1].path is not None
+    assert events[-1].path.name == f"{ref}.mp4"
 
 
 async def test_failed_submit_is_retried_once_with_a_new_id(

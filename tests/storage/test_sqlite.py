@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -13,7 +12,7 @@ import pytest
 
 from bot.ports.backend import BackendSession
 from bot.ports.chat import ChatKey
-from bot.ports.store import ChatSettings, Identity, RenderJob, Store
+from bot.ports.store import ChatSettings, Identity, NewRequest, Store
 from storage.sqlite import MIGRATIONS, SqliteStore
 
 CHAT = ChatKey("telegram", "-100123")
@@ -51,29 +50,6 @@ async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         await SqliteStore.open(path)
 
 
-async def test_chat_settings_none_then_upsert(store: SqliteStore) -> None:
-    assert await store.get_chat_settings(CHAT) is None
-    await store.set_chat_settings(CHAT, ChatSettings(language="en"))
-    assert await store.get_chat_settings(CHAT) == ChatSettings(language="en")
-    await store.set_chat_settings(CHAT, ChatSettings(language="zh"))
-    await store.set_chat_settings(CHAT, ChatSettings(language="zh"))
-    assert await store.get_chat_settings(CHAT) == ChatSettings(language="zh")
-    assert await store.get_chat_settings(OTHER) is None
-
-
-async def test_sessions_per_chat_and_backend(store: SqliteStore) -> None:
-    session = BackendSession("123456789012", {"task_id": "t1", "user_id": "anon_x"})
-    await store.save_session(CHAT, "nemo", session)
-    assert await store.get_session(CHAT, "nemo") == session
-    assert await store.get_session(CHAT, "local") is None
-    assert await store.get_session(OTHER, "nemo") is None
-    replaced = BackendSession("999")
-    await store.save_session(CHAT, "nemo", replaced)
-    assert await store.get_session(CHAT, "nemo") == replaced
-    await store.delete_session(CHAT, "nemo")
-    assert await store.get_session(CHAT, "nemo") is None
-
-
 async def test_everything_survives_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     first = await SqliteStore.open(path)
@@ -81,8 +57,9 @@ async def test_everything_survives_a_restart(tmp_path: Path) -> None:
     await first.save_identity("nemo", Identity("c1d2", "nmv_usr_test"))
     await first.set_chat_settings(CHAT, ChatSettings(language="zh"))
     assert await first.mark_update("telegram", "1001")
-    request_id = await first.add_request(CHAT, "u1", "zoom in")
-    await first.set_request_state(request_id, "done")
+    request_id = await first.add_request(NewRequest(CHAT, "u1", "zoom in", {"lang": "zh"}))
+    await first.claim_requests("w", ["telegram"], 1, 30)
+    await first.checkpoint_request(request_id, "w", "instructing", {"before": {"x": "夏"}})
     await first.close()
 
     second = await SqliteStore.open(path)
@@ -91,41 +68,52 @@ async def test_everything_survives_a_restart(tmp_path: Path) -> None:
         assert await second.get_identity("nemo") == Identity("c1d2", "nmv_usr_test")
         assert await second.get_chat_settings(CHAT) == ChatSettings(language="zh")
         assert not await second.mark_update("telegram", "1001")
-        assert await second.get_request_state(request_id) == ("done", None)
+        stored = await second.get_request(request_id)
+        assert stored is not None
+        assert (stored.state, stored.step, stored.payload, stored.checkpoint) == (
+            "running",
+            "instructing",
+            {"lang": "zh"},
+            {"before": {"x": "夏"}},
+        )
     finally:
         await second.close()
 
 
-async def test_identity_upsert(store: SqliteStore) -> None:
-    assert await store.get_identity("nemo") is None
-    await store.save_identity("nemo", Identity("client", None))
-    await store.save_identity("nemo", Identity("client", "nmv_usr_new"))
-    assert await store.get_identity("nemo") == Identity("client", "nmv_usr_new")
+async def test_requests_left_open_by_the_first_schema_are_closed(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    async with aiosqlite.connect(path) as db:
+        await db.executescript(f"BEGIN;{MIGRATIONS[0]}PRAGMA user_version = 1;COMMIT;")
+        await db.execute(
+            "INSERT INTO requests (chat, sender_id, text, state, created_at, updated_at) "
+            "VALUES ('telegram:1', 'u', 'old', 'running', 0, 0)"
+        )
+        await db.commit()
+    store = await SqliteStore.open(path)
+    try:
+        # It has no payload to resume from: failed, not claimable, not blocking the chat.
+        old = await store.get_request(1)
+        assert old is not None
+        assert (old.state, old.chat) == ("failed", ChatKey("telegram", "1"))
+        new = await store.add_request(NewRequest(ChatKey("telegram", "1"), "u", "new"))
+        assert [r.id for r in await store.claim_requests("w", ["telegram"], 5, 30)] == [new]
+    finally:
+        await store.close()
 
 
-async def test_requests_move_through_states(store: SqliteStore) -> None:
-    text = "title 'Robert'); DROP TABLE requests;--"
-    first = await store.add_request(CHAT, "u1", text)
-    second = await store.add_request(CHAT, "u2", "slower")
-    assert second > first
-    assert await store.get_request_state(first) == ("queued", None)
-    await store.set_request_state(first, "failed", "NoCredits")
-    assert await store.get_request_state(first) == ("failed", "NoCredits")
-    assert await store.get_request_state(second) == ("queued", None)
-
-
-async def test_jobs_keep_their_url_once_known(store: SqliteStore) -> None:
-    job = RenderJob("render_1", CHAT, "nemo", "submitted")
-    await store.save_job(job)
-    await store.save_job(RenderJob("render_1", CHAT, "nemo", "completed", 100.0, "http://x/v.mp4"))
-    await store.save_job(RenderJob("render_1", CHAT, "nemo", "completed", 100.0, None))
-    assert await store.get_job("render_1") == RenderJob(
-        "render_1", CHAT, "nemo", "completed", 100.0, "http://x/v.mp4"
-    )
-    assert await store.get_job("render_2") is None
-
-
-async def test_mark_update_once_even_when_racing(store: SqliteStore) -> None:
-    results = await asyncio.gather(*(store.mark_update("discord", "7") for _ in range(20)))
-    assert sorted(results) == [False] * 19 + [True]
-    assert await store.mark_update("telegram", "7")  # another platform's id space
+async def test_the_first_worker_process_frees_the_leases_of_the_dead(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    dead = await SqliteStore.open(path)
+    request_id = await dead.add_request(NewRequest(CHAT, "u", "clip"))
+    await dead.claim_requests("dead-worker", ["telegram"], 1, 3600)
+    await dead.close()  # killed: its lease would hold for an hour
+    first, second = await SqliteStore.open(path), await SqliteStore.open(path)
+    try:
+        assert await first.recover_leases() == 1
+        # Another process on the same data dir while the first lives frees nothing.
+        assert await second.recover_leases() == 0
+        [resumed] = await first.claim_requests("w", ["telegram"], 1, 30)
+        assert (resumed.id, resumed.attempts) == (request_id, 2)
+    finally:
+        await first.close()
+        await second.close()

@@ -67,6 +67,7 @@ async def running(settings: Settings, **options: Any) -> AsyncIterator[Core]:
     options = {"album_wait_s": 0.3, "action_interval_s": 0.2, "poll_timeout_s": 1.0} | options
     async with open_core(settings) as core:
         adapter = TelegramAdapter(settings, core.engine.handle, core.store, **options)
+        core.engine.add_platform(adapter)
         await adapter.start()
         try:
             yield core

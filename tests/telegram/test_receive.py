@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 
+from bot.ports.chat import IncomingMessage, OutgoingChannel
 from fakes.telegram.api import BOT_USER, FakeBotApi
 from fakes.telegram.updates import (
     document,
@@ -14,6 +17,7 @@ from fakes.telegram.updates import (
     update,
     user,
 )
+from storage.sqlite import SqliteStore
 
 from .conftest import Recorder, StartAdapter, jpeg_bytes
 
@@ -25,7 +29,7 @@ GROUP = group_chat()
 async def test_private_photo_with_caption(
     fake_api: FakeBotApi, recorder: Recorder, start_adapter: StartAdapter, tmp_path: Path
 ) -> None:
-    await start_adapter(recorder)
+    adapter = await start_adapter(recorder)
     picture = jpeg_bytes()
     file_id = fake_api.add_file(picture)
     fake_api.push_update(
@@ -41,7 +45,9 @@ async def test_private_photo_with_caption(
     assert (attachment.kind, attachment.mime_type) == ("image", "image/jpeg")
     assert fake_api.calls_to("getFile") == []  # lazy: nothing fetched yet
     target = tmp_path / "in.jpg"
-    await attachment.fetch(target)
+    # The file id is all a worker (in any process) needs to fetch it.
+    assert attachment.ref == file_id
+    await adapter.fetch(attachment, target)
     assert target.read_bytes() == picture
     # The largest size was fetched, not the thumbnail.
     assert [c.params["file_id"] for c in fake_api.calls_to("getFile")] == [file_id]
@@ -234,3 +240,38 @@ async def test_an_anonymous_group_admin_is_answered(
     [incoming] = await recorder.next()
     assert (incoming.addressed, incoming.text) == (True, "make it pop")
     assert incoming.sender.name == GROUP["title"]
+
+
+async def test_an_update_kept_but_never_handled_is_handled_at_the_next_start(
+    fake_api: FakeBotApi, recorder: Recorder, start_adapter: StartAdapter, store: SqliteStore
+) -> None:
+    # The last process kept it (so Telegram was free to forget it) and died before
+    # handling it: the next start handles it first, once.
+    kept = {"update_id": 900, **update(message(PRIVATE, ADA, text="kept for me"))}
+    assert await store.receive_update("telegram", "900", json.dumps(kept))
+    await start_adapter(recorder)
+    fake_api.push_update(kept)  # and Telegram sends it again too: still once
+    fake_api.push_update(update(message(PRIVATE, ADA, text="after")))
+    received = await recorder.next(2)
+    assert [m.text for m in received] == ["kept for me", "after"]
+    await asyncio.sleep(0.3)
+    assert len(recorder.received) == 2
+    assert await store.unhandled_updates("telegram") == []
+
+
+async def test_an_update_is_kept_before_telegram_may_forget_it(
+    fake_api: FakeBotApi, start_adapter: StartAdapter, store: SqliteStore
+) -> None:
+    held, arrived = asyncio.Event(), asyncio.Event()
+
+    async def stuck(incoming: IncomingMessage, channel: OutgoingChannel) -> None:
+        arrived.set()
+        await held.wait()  # the process dies before this returns
+
+    await start_adapter(stuck)
+    fake_api.push_update(update(message(PRIVATE, ADA, text="mid-air")))
+    await asyncio.wait_for(arrived.wait(), 10)
+    # Not handled yet, but kept: a restart would find it.
+    [(_, payload)] = await store.unhandled_updates("telegram")
+    assert json.loads(payload)["message"]["text"] == "mid-air"
+    held.set()

@@ -57,6 +57,7 @@ async def test_a_mistyped_path_gets_a_clear_answer(settings: Settings) -> None:
     out: list[str] = []
     async with open_core(settings, backend) as core:
         term = TerminalAdapter(core.engine.handle, settings.data_dir, write=out.append)
+        core.engine.add_platform(term)
         await term.feed("/tmp/does/not/exist.jpg")
         await core.engine.idle()
     assert out == [
@@ -82,6 +83,7 @@ async def test_a_dropped_photo_and_a_caption_deliver_a_saved_video(
         term = TerminalAdapter(
             core.engine.handle, settings.data_dir, lines=queue_lines(queue), write=out.append
         )
+        core.engine.add_platform(term)
         await term.start()
         await _drive(term, queue, str(image).replace(" ", "\\ "), "zoom in slowly")
         while not term.channel.delivered:
@@ -108,6 +110,7 @@ async def test_a_restart_keeps_the_session(settings: Settings, image: Path) -> N
     for _ in range(2):
         async with open_core(settings, backend) as core:
             term = TerminalAdapter(core.engine.handle, settings.data_dir, write=lambda _: None)
+            core.engine.add_platform(term)
             await term.feed(f"/attach {str(image)!r} make a clip")
             await core.engine.idle()
     assert [sid for sid, _ in backend.instructions] == ["s1", "s1"]
