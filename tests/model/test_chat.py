@@ -18,6 +18,7 @@ from backends.model import open_backend
 from backends.model.backend import ModelBackend
 from bot.config import Settings
 from bot.engine import Engine
+from bot.ports.chat import Platform
 from storage.memory import MemoryStore
 from tests.engine.conftest import msg, photo
 from tests.engine.doubles import RecordingPlatform
@@ -26,10 +27,13 @@ from tests.model.conftest import KeepingChannel, leftovers, model_settings, phot
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[tuple[Engine, ModelBackend]]:
+async def running(
+    settings: Settings, store: MemoryStore | None = None, platform: RecordingPlatform | None = None
+) -> AsyncIterator[tuple[Engine, ModelBackend]]:
     """The engine on the model backend, closed as the app closes them."""
     backend = await open_backend(settings)
-    engine = Engine(settings, backend, MemoryStore(), {"test": RecordingPlatform()})
+    platforms: dict[str, Platform] = {"test": platform or RecordingPlatform()}
+    engine = Engine(settings, backend, store or MemoryStore(), platforms)
     try:
         yield engine, backend
     finally:
@@ -149,20 +153,30 @@ async def test_new_during_a_generation_stops_it_between_steps_and_leaves_nothing
     assert list((settings.data_dir / "exports").rglob("*.mp4")) == []
 
 
-async def test_shutdown_during_a_generation_stops_it_and_leaves_nothing_half_written(
+async def test_shutdown_during_a_generation_stops_it_and_the_next_start_makes_the_clip(
     tiny_models: dict[str, Path], tmp_path: Path
 ) -> None:
-    settings = model_settings(tiny_models["ltx"], tmp_path / "data", model_steps=400)
+    data, store = tmp_path / "data", MemoryStore()
     channel = KeepingChannel(tmp_path / "kept")
-    async with running(settings) as (engine, backend):
+    async with running(model_settings(tiny_models["ltx"], data, model_steps=400), store) as (
+        engine,
+        backend,
+    ):
         await engine.handle(msg("water flows", photo("p.png", photo_bytes())), channel)
         while not any(p > 0 for p in _percents(channel.edits())):
             await asyncio.wait_for(channel.changed.wait(), 30)
             channel.changed.clear()
     assert backend._running == {}
     assert channel.videos == []
-    assert list((settings.data_dir / "model").rglob("footage-*")) == []
-    assert leftovers(settings.data_dir) == []
+    assert list((data / "model").rglob("footage-*")) == []
+    assert leftovers(data) == []
+    # The next start resumes the request where it got to, and the clip comes.
+    platform = RecordingPlatform()
+    platform.channels["1"] = channel
+    async with running(model_settings(tiny_models["ltx"], data), store, platform) as (engine, _):
+        await engine.idle()
+    assert len(channel.videos) == 1
+    assert "I restarted" in "\n".join(channel.edits())
 
 
 async def test_out_of_memory_is_a_clear_message_and_the_next_clip_works(
