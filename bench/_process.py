@@ -18,11 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class BotProcess:
-    """One `clipbot run` with the given settings (as environment variables); its log
-    goes to `log_path`."""
+    """One `clipbot run` (or `clipbot worker`) with the given settings (as environment
+    variables); its log goes to `log_path`."""
 
-    def __init__(self, env: dict[str, str], workdir: Path, log_path: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], workdir: Path, log_path: Path, command: str = "run"
+    ) -> None:
         self._env = env
+        self._command = command
         self._workdir = workdir
         self.log_path = log_path
         self._proc: asyncio.subprocess.Process | None = None
@@ -35,7 +38,7 @@ class BotProcess:
         log = self.log_path.open("ab")
         try:
             self._proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.cli", "run",
+                sys.executable, "-m", "bot.cli", self._command,
                 cwd=self._workdir, env=env, stdin=asyncio.subprocess.DEVNULL,
                 stdout=log, stderr=log,
             )  # fmt: skip
@@ -53,6 +56,12 @@ class BotProcess:
         assert self._proc is not None
         self._proc.send_signal(signal.SIGTERM)
         return await asyncio.wait_for(self._proc.wait(), timeout_s)
+
+    @property
+    def pid(self) -> int:
+        """The process id (its leases' owner names it)."""
+        assert self._proc is not None
+        return self._proc.pid
 
     async def stop(self) -> None:
         """Make sure it is gone (end of a test)."""

@@ -20,6 +20,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start every configured adapter (the terminal chat if none)")
     sub.add_parser("chat", help="chat with the bot in this terminal")
+    sub.add_parser(
+        "worker",
+        help="only work: run queued requests from the shared database (CLIPBOT_DATABASE_URL)",
+    )
     animate = sub.add_parser("animate", help="make one clip from photos, non-interactively")
     animate.add_argument("images", nargs="+", metavar="IMAGE")
     animate.add_argument("--prompt", default="", help="what to make, in words")
@@ -34,7 +38,7 @@ def _settings(**overrides: Any) -> Any:
     from bot.logs import setup_logging
 
     settings = Settings.load(".env", **overrides)
-    setup_logging(settings.log_level, settings.secrets())
+    setup_logging(settings.log_level, settings.secrets(), settings.log_format)
     return settings
 
 
@@ -68,11 +72,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "animate":
         return _animate(args)
-    from bot.app.serve import serve
     from bot.errors import AdapterStartError, BackendStartError
 
     settings = _settings()
     try:
+        if args.command == "worker":
+            from bot.app.worker import work
+
+            return asyncio.run(work(settings))
+        from bot.app.serve import serve
+
         return asyncio.run(serve(settings, terminal=args.command == "chat"))
     except (AdapterStartError, BackendStartError) as exc:
         print(f"clipbot: {exc}", file=sys.stderr)

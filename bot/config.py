@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot import __version__
 from bot.words import Lang
@@ -109,6 +109,26 @@ class Settings(BaseSettings):
     model_fps: int | None = Field(None, alias="CLIPBOT_MODEL_FPS", ge=1, le=60)
     model_resolution: int | None = Field(None, alias="CLIPBOT_MODEL_RESOLUTION", ge=16, le=2160)
 
+    # --- a public bot: access, quotas, the HTTP side server, logs ----------------------
+    # "platform:id" lists, comma-separated; empty allow lists let everyone in.
+    admins: Annotated[tuple[str, ...], NoDecode] = Field((), alias="CLIPBOT_ADMINS")
+    allowed_users: Annotated[tuple[str, ...], NoDecode] = Field((), alias="CLIPBOT_ALLOWED_USERS")
+    allowed_chats: Annotated[tuple[str, ...], NoDecode] = Field((), alias="CLIPBOT_ALLOWED_CHATS")
+    # Clips one user may have made or in the making per day (0: no limit); 20 keeps two
+    # cores free for others most of the day.
+    quota_clips_per_day: int = Field(20, ge=0, alias="CLIPBOT_QUOTA_CLIPS_PER_DAY")
+    # Requests that may wait behind the running one in a chat (0: no limit).
+    max_queued_per_chat: int = Field(3, ge=0, alias="CLIPBOT_MAX_QUEUED_PER_CHAT")
+    # With Nemo: the percentage of the credit balance one user may spend per day (0: off).
+    quota_credit_share: float = Field(25.0, ge=0, le=100, alias="CLIPBOT_QUOTA_CREDIT_SHARE")
+    http_port: int | None = Field(None, ge=1, le=65535, alias="CLIPBOT_HTTP_PORT")
+    http_host: str = Field("0.0.0.0", alias="CLIPBOT_HTTP_HOST")
+    # The public address of the side server, for share links (https://clips.example.com).
+    public_url: str | None = Field(None, alias="CLIPBOT_PUBLIC_URL")
+    link_ttl_hours: float = Field(24.0, gt=0, alias="CLIPBOT_LINK_TTL_HOURS")
+    http_token: SecretStr | None = Field(None, alias="CLIPBOT_HTTP_TOKEN")
+    log_format: Literal["text", "json"] = Field("text", alias="CLIPBOT_LOG_FORMAT")
+
     # --- Telegram ---------------------------------------------------------------------
     telegram_bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_base_url: str = Field(
@@ -127,6 +147,32 @@ class Settings(BaseSettings):
     discord_bot_token: SecretStr | None = Field(None, alias="DISCORD_BOT_TOKEN")
     discord_api_base_url: str | None = Field(None, alias="DISCORD_API_BASE_URL")
     discord_gateway_url: str | None = Field(None, alias="DISCORD_GATEWAY_URL")
+    # A big bot splits the gateway: the shards in all, and those this process holds
+    # ("0,1"; empty: all of them).
+    discord_shard_count: int | None = Field(None, ge=1, alias="DISCORD_SHARD_COUNT")
+    discord_shard_ids: Annotated[tuple[int, ...], NoDecode] = Field((), alias="DISCORD_SHARD_IDS")
+
+    @field_validator("admins", "allowed_users", "allowed_chats", mode="before")
+    @classmethod
+    def _id_list(cls, value: object) -> object:
+        """``"telegram:1, discord:2"`` → ``("telegram:1", "discord:2")``."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("discord_shard_ids", mode="before")
+    @classmethod
+    def _number_list(cls, value: object) -> object:
+        """``"0, 2"`` → ``(0, 2)``."""
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("public_url", "http_port", "discord_shard_count", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty line in `.env` (``CLIPBOT_HTTP_PORT=``) means the setting is off."""
+        return None if value == "" else value
 
     @classmethod
     def load(cls, env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
@@ -150,6 +196,7 @@ class Settings(BaseSettings):
                 self.telegram_bot_token,
                 self.telegram_webhook_secret,
                 self.discord_bot_token,
+                self.http_token,
             )
             if s is not None
         ]

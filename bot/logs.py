@@ -1,10 +1,14 @@
-"""Logging set-up: one format, and a filter that keeps secrets out of every line."""
+"""Logging set-up: plain lines or one JSON object per line (CLIPBOT_LOG_FORMAT), and a
+filter that keeps secrets out of every line in either format."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import time
 from collections.abc import Iterable
+from typing import Literal
 
 # Shapes of tokens we know, redacted even when they are not configured secrets
 # (a token the backend just issued, a token inside a URL a library logs).
@@ -54,17 +58,49 @@ class RedactingFilter(logging.Filter):
 _FILTER = RedactingFilter()
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, and the
+    traceback as `exc` when there is one. Only fields the redaction filter has cleaned go
+    out, and the encoded line is redacted once more (a secret split by JSON escapes)."""
+
+    def __init__(self, redactor: RedactingFilter) -> None:
+        super().__init__()
+        self._redactor = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        entry: dict[str, object] = {
+            "time": f"{seconds}.{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        line = json.dumps(entry, ensure_ascii=False)
+        return redact(line, self._redactor.secrets)
+
+
 def redaction_filter() -> RedactingFilter:
     """The process-wide filter (so a client can register a token it obtains)."""
     return _FILTER
 
 
-def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
-    """Configure the root logger once: a plain format and the redaction filter."""
+def setup_logging(
+    level: str = "INFO", secrets: Iterable[str] = (), fmt: Literal["text", "json"] = "text"
+) -> None:
+    """Configure the root logger once: plain lines or JSON, and the redaction filter."""
     for secret in secrets:
         _FILTER.add_secret(secret)
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter(_FILTER))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_FILTER)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -11,7 +11,11 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Intent = Literal["start", "help", "new", "status", "credits", "export", "upload", "agent"]
+Intent = Literal[
+    "start", "help", "new", "status", "credits", "export", "upload", "agent",
+    # a public bot (`bot.gate`): a user's own usage, and the admins' commands
+    "quota", "stats", "block", "unblock",
+]  # fmt: skip
 
 #: What a photo with no caption asks for.
 DEFAULT_PROMPT = "turn this image into a short animated video clip"
@@ -25,6 +29,10 @@ _COMMANDS: dict[str, Intent] = {
     "credits": "credits",
     "balance": "credits",
     "export": "export",
+    "quota": "quota",
+    "stats": "stats",
+    "block": "block",
+    "unblock": "unblock",
 }
 
 # Words around a keyword that do not change the request.

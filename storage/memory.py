@@ -16,6 +16,7 @@ from bot.ports.backend import BackendSession
 from bot.ports.chat import ChatKey
 from bot.ports.store import (
     ChatSettings,
+    ClipRecord,
     Identity,
     NewRequest,
     RenderJob,
@@ -43,6 +44,10 @@ class MemoryStore:
         self.inbox: dict[tuple[str, str], tuple[str, float | None]] = {}
         self.locks: dict[str, tuple[str, float]] = {}
         self._owners: dict[int, tuple[str | None, float]] = {}
+        self.blocked: dict[str, str] = {}
+        self.clips: list[ClipRecord] = []
+        self.spends: list[tuple[str, float, float]] = []
+        self.closed = False
         self._ids = itertools.count(1)
         self._wakeup = Wakeup()
 
@@ -118,6 +123,21 @@ class MemoryStore:
     async def unfinished_requests(self, chat: ChatKey) -> int:
         """How many of the chat's requests are queued or running."""
         return sum(1 for r in self.requests.values() if r.chat == chat and r.state in _OPEN)
+
+    async def open_requests(
+        self, *, chat: ChatKey | None = None, sender: tuple[str, str] | None = None
+    ) -> list[StoredRequest]:
+        """Requests queued or running, of `chat` or `sender` when given, oldest first."""
+
+        def wanted(r: StoredRequest) -> bool:
+            if chat is None and sender is None:
+                return True
+            return r.chat == chat or (r.chat.platform, r.sender_id) == sender
+
+        return sorted(
+            (r for r in self.requests.values() if r.state in _OPEN and wanted(r)),
+            key=lambda r: r.id,
+        )
 
     async def claim_requests(
         self, owner: str, platforms: Sequence[str], limit: int, lease_s: float
@@ -282,5 +302,58 @@ class MemoryStore:
         return {"requests": len(old), "jobs": len(jobs), "updates": len(updates),
                 "inbox": len(inbox)}  # fmt: skip
 
+    # --- a public bot: the block list, usage, the operator's views ---------------------
+
+    async def block_user(self, user: str, by: str) -> None:
+        """Block "platform:id" from using the bot."""
+        self.blocked.setdefault(user, by)
+
+    async def unblock_user(self, user: str) -> bool:
+        """Lift a block; False when the user was not blocked."""
+        return self.blocked.pop(user, None) is not None
+
+    async def is_blocked(self, user: str) -> bool:
+        """Whether "platform:id" is blocked."""
+        return user in self.blocked
+
+    async def blocked_users(self) -> list[str]:
+        """Every blocked "platform:id", oldest block first."""
+        return list(self.blocked)
+
+    async def add_clip(self, clip: ClipRecord) -> None:
+        """Record a delivered clip."""
+        self.clips.append(clip)
+
+    async def clips_since(self, since: float, user: str | None = None) -> list[ClipRecord]:
+        """Clips delivered at or after `since`, of one user or of everyone."""
+        found = [c for c in self.clips if c.at >= since and user in (None, c.user)]
+        return sorted(found, key=lambda c: c.at)
+
+    async def add_credit_spend(self, user: str, credits: float, at: float) -> None:
+        """Record backend credits a user's request spent."""
+        self.spends.append((user, credits, at))
+
+    async def credits_spent(self, user: str, since: float) -> float:
+        """The credits a user spent at or after `since`."""
+        return float(sum(n for who, n, at in self.spends if who == user and at >= since))
+
+    async def request_outcomes(self, since: float) -> dict[tuple[RequestState, str | None], int]:
+        """Requests made at or after `since`, counted by (state, detail)."""
+        counts: dict[tuple[RequestState, str | None], int] = {}
+        for r in self.requests.values():
+            if r.created_at >= since:
+                counts[(r.state, r.detail)] = counts.get((r.state, r.detail), 0) + 1
+        return counts
+
+    async def recent_requests(self, limit: int) -> list[StoredRequest]:
+        """The latest requests, newest first."""
+        return sorted(self.requests.values(), key=lambda r: r.id, reverse=True)[:limit]
+
+    async def ping(self) -> None:
+        """Raise once closed, as a closed database would."""
+        if self.closed:
+            raise ConnectionError("the store is closed")
+
     async def close(self) -> None:
-        """Nothing to close."""
+        """Nothing to release; a closed store fails its health check."""
+        self.closed = True

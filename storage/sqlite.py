@@ -1,5 +1,5 @@
 """`Store` on SQLite through aiosqlite: one connection for the app's life, WAL,
-migrations counted by `PRAGMA user_version`, bound parameters and upserts.
+migrations counted by `PRAGMA user_version`; the queries are `storage.sql`'s.
 
 SQLite is the one-process default: a claim is one `UPDATE … RETURNING` statement, and
 workers are woken in-process. Several processes share a queue through PostgreSQL.
@@ -9,29 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import json
 import os
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from bot.ports.backend import BackendSession
-from bot.ports.chat import ChatKey
-from bot.ports.store import (
-    ChatSettings,
-    Identity,
-    JobState,
-    NewRequest,
-    RenderJob,
-    RequestState,
-    Step,
-    StoredRequest,
-)
-from bot.words import as_lang
+from bot.ports.store import StoredRequest
+from storage.sql import OPEN, REQUEST_COLUMNS, Result, SqlStore, marks, request_from_row
 from storage.wakeup import Wakeup
 
 #: Each entry moves the schema one version up; never edit one that has shipped.
@@ -119,36 +106,40 @@ MIGRATIONS: Sequence[str] = (
         until REAL NOT NULL
     );
     """,
+    # 4: a public bot — the block list, delivered clips, credits spent per user.
+    """
+    CREATE TABLE blocked_users (
+        user_key TEXT PRIMARY KEY,
+        blocked_by TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE clips (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_key TEXT NOT NULL,
+        chat TEXT NOT NULL,
+        seconds REAL NOT NULL,
+        render_s REAL NOT NULL,
+        size_bytes INTEGER,
+        delivery TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX clips_by_user ON clips (user_key, created_at);
+    CREATE INDEX clips_by_time ON clips (created_at);
+    CREATE TABLE credit_spend (
+        user_key TEXT NOT NULL,
+        credits REAL NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX credit_spend_by_user ON credit_spend (user_key, created_at);
+    CREATE INDEX requests_by_time ON requests (created_at);
+    """,
 )
 
-_REQUEST_COLUMNS = (
-    "id, chat, sender_id, text, state, step, payload, checkpoint, detail, attempts, "
-    "created_at, updated_at"
-)
 
+class SqliteStore(SqlStore):
+    """The one-process `bot.ports.store.Store`. Open with `await SqliteStore.open(path)`."""
 
-def request_from_row(row: Sequence[Any]) -> StoredRequest:
-    """A `StoredRequest` from a row of `_REQUEST_COLUMNS`."""
-    state: RequestState = row[4]
-    step: Step = row[5]
-    return StoredRequest(
-        id=int(row[0]),
-        chat=ChatKey.parse(row[1]),
-        sender_id=row[2],
-        text=row[3],
-        state=state,
-        step=step,
-        payload=json.loads(row[6]),
-        checkpoint=json.loads(row[7]),
-        detail=row[8],
-        attempts=int(row[9]),
-        created_at=float(row[10]),
-        updated_at=float(row[11]),
-    )
-
-
-class SqliteStore:
-    """The production `bot.ports.store.Store`. Open with `await SqliteStore.open(path)`."""
+    inbox_order = "received_at, rowid"
 
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
@@ -188,173 +179,39 @@ class SqliteStore:
         """The schema version (`PRAGMA user_version`)."""
         return await _user_version(self._db)
 
-    # --- chats ---------------------------------------------------------------------------
+    async def _run(self, sql: str, params: Sequence[object] = ()) -> Result:
+        """One statement, its rows read, committed: never interleaved with another
+        task's statement on the one connection."""
+        async with self._lock:
+            async with self._db.execute(sql, params) as cur:
+                rows: list[Sequence[Any]] = list(await cur.fetchall())
+                result = Result(rows, cur.rowcount)
+            await self._db.commit()
+        return result
 
-    async def get_chat_settings(self, chat: ChatKey) -> ChatSettings | None:
-        """The chat's settings; None for a chat that has chosen nothing yet."""
-        row = await self._one("SELECT language FROM chats WHERE chat = ?", (str(chat),))
-        return None if row is None else ChatSettings(language=as_lang(row[0]))
-
-    async def set_chat_settings(self, chat: ChatKey, settings: ChatSettings) -> None:
-        """Create or replace the chat's settings."""
-        await self._write(
-            "INSERT INTO chats (chat, language, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (chat) DO UPDATE SET language = excluded.language, "
-            "updated_at = excluded.updated_at",
-            (str(chat), settings.language, time.time()),
-        )
-
-    # --- sessions ------------------------------------------------------------------------
-
-    async def get_session(self, chat: ChatKey, backend: str) -> BackendSession | None:
-        """The chat's session on that backend, if one was opened."""
-        row = await self._one(
-            "SELECT session_id, extra FROM sessions WHERE chat = ? AND backend = ?",
-            (str(chat), backend),
-        )
-        return None if row is None else _session(row[0], row[1])
-
-    async def save_session(self, chat: ChatKey, backend: str, session: BackendSession) -> None:
-        """Create or replace the chat's session on that backend."""
-        await self._write(
-            "INSERT INTO sessions (chat, backend, session_id, extra, created_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat, backend) DO UPDATE SET "
-            "session_id = excluded.session_id, extra = excluded.extra, "
-            "created_at = excluded.created_at",
-            (str(chat), backend, session.session_id, json.dumps(dict(session.extra)), time.time()),
-        )
-
-    async def delete_session(self, chat: ChatKey, backend: str) -> None:
-        """Forget the chat's session (`/new`, or the backend lost it)."""
-        await self._write(
-            "DELETE FROM sessions WHERE chat = ? AND backend = ?", (str(chat), backend)
-        )
-
-    async def stale_sessions(
-        self, backend: str, before: float
-    ) -> list[tuple[ChatKey, BackendSession]]:
-        """Sessions of that backend last saved before `before` (for retention)."""
-        rows = await self._run(
-            "SELECT chat, session_id, extra FROM sessions WHERE backend = ? AND created_at < ?",
-            (backend, before),
-        )
-        return [(ChatKey.parse(row[0]), _session(row[1], row[2])) for row in rows.rows]
-
-    # --- identities ----------------------------------------------------------------------
-
-    async def get_identity(self, backend: str) -> Identity | None:
-        """The stored identity for a backend."""
-        row = await self._one(
-            "SELECT client_id, token FROM identities WHERE backend = ?", (backend,)
-        )
-        return None if row is None else Identity(client_id=row[0], token=row[1])
-
-    async def save_identity(self, backend: str, identity: Identity) -> None:
-        """Create or replace the identity for a backend."""
-        await self._write(
-            "INSERT INTO identities (backend, client_id, token, updated_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (backend) DO UPDATE SET client_id = excluded.client_id, "
-            "token = excluded.token, updated_at = excluded.updated_at",
-            (backend, identity.client_id, identity.token, time.time()),
-        )
-
-    # --- the request queue ---------------------------------------------------------------
-
-    async def add_request(self, request: NewRequest) -> int:
-        """Queue a request (durably: it is stored when this returns); returns its id."""
-        now = time.time()
-        result = await self._run(
-            "INSERT INTO requests (chat, platform, sender_id, text, payload, state, step, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', 'start', ?, ?)",
-            (str(request.chat), request.chat.platform, request.sender_id, request.text,
-             json.dumps(dict(request.payload), ensure_ascii=False), now, now),
-        )  # fmt: skip
-        assert result.lastrowid is not None
-        await self.notify_work()
-        return result.lastrowid
-
-    async def get_request(self, request_id: int) -> StoredRequest | None:
-        """A request by id."""
-        row = await self._one(
-            f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE id = ?", (request_id,)
-        )
-        return None if row is None else request_from_row(row)
-
-    async def unfinished_requests(self, chat: ChatKey) -> int:
-        """How many of the chat's requests are queued or running."""
-        row = await self._one(
-            "SELECT count(*) FROM requests WHERE chat = ? AND state IN ('queued', 'running')",
-            (str(chat),),
-        )
-        return int(row[0]) if row else 0
+    # --- the dialect's own: the claim, the dead workers' leases, the wake-ups ------------
 
     async def claim_requests(
         self, owner: str, platforms: Sequence[str], limit: int, lease_s: float
     ) -> list[StoredRequest]:
-        """Claim the oldest unfinished request of each chat, when queued or expired."""
+        """Claim the oldest unfinished request of each chat, when queued or expired: one
+        statement, so no other claim can come between the pick and the update."""
         if not platforms or limit <= 0:
             return []
         now = time.time()
-        marks = ", ".join("?" for _ in platforms)
         sql = (
             "UPDATE requests SET state = 'running', owner = ?, lease_until = ?, "
             "attempts = attempts + 1, updated_at = ? WHERE id IN ("
             " SELECT r.id FROM requests r"
-            f" WHERE r.state IN ('queued', 'running') AND r.platform IN ({marks})"
+            f" WHERE r.{OPEN} AND r.platform IN ({marks(len(platforms))})"
             "  AND (r.state = 'queued' OR r.lease_until < ?)"
             "  AND NOT EXISTS (SELECT 1 FROM requests o WHERE o.chat = r.chat"
-            "   AND o.state IN ('queued', 'running') AND o.id < r.id)"
+            f"   AND o.{OPEN} AND o.id < r.id)"
             " ORDER BY r.id LIMIT ?)"
-            f" RETURNING {_REQUEST_COLUMNS}"
+            f" RETURNING {REQUEST_COLUMNS}"
         )
         rows = (await self._run(sql, (owner, now + lease_s, now, *platforms, now, limit))).rows
         return sorted((request_from_row(row) for row in rows), key=lambda r: r.id)
-
-    async def renew_leases(
-        self, owner: str, request_ids: Sequence[int], lease_s: float
-    ) -> set[int]:
-        """Extend the leases of these requests while `owner` holds them."""
-        if not request_ids:
-            return set()
-        marks = ", ".join("?" for _ in request_ids)
-        result = await self._run(
-            "UPDATE requests SET lease_until = ? WHERE owner = ? AND state = 'running' "
-            f"AND id IN ({marks}) RETURNING id",
-            (time.time() + lease_s, owner, *request_ids),
-        )
-        return {int(row[0]) for row in result.rows}
-
-    async def checkpoint_request(
-        self, request_id: int, owner: str, step: Step, checkpoint: Mapping[str, Any]
-    ) -> bool:
-        """Record how far the request got; False when `owner` no longer holds it."""
-        return await self._owned(
-            "UPDATE requests SET step = ?, checkpoint = ?, updated_at = ? "
-            "WHERE id = ? AND owner = ? AND state = 'running'",
-            (step, json.dumps(dict(checkpoint), ensure_ascii=False), time.time(), request_id,
-             owner),
-        )  # fmt: skip
-
-    async def finish_request(
-        self, request_id: int, owner: str, state: RequestState, detail: str | None = None
-    ) -> bool:
-        """End the request (done or failed); False when `owner` no longer holds it."""
-        done = await self._owned(
-            "UPDATE requests SET state = ?, detail = ?, owner = NULL, lease_until = 0, "
-            "updated_at = ? WHERE id = ? AND owner = ? AND state = 'running'",
-            (state, detail, time.time(), request_id, owner),
-        )
-        await self.notify_work()  # the chat's next request may run now
-        return done
-
-    async def release_requests(self, owner: str) -> int:
-        """Give up `owner`'s leases at once; the requests stay where they got to."""
-        result = await self._run(
-            "UPDATE requests SET owner = NULL, lease_until = 0 "
-            "WHERE owner = ? AND state = 'running'",
-            (owner,),
-        )
-        return result.rowcount
 
     async def recover_leases(self) -> int:
         """The first worker process of a data dir (it holds a lock file while it lives)
@@ -366,7 +223,7 @@ class SqliteStore:
         result = await self._run(
             "UPDATE requests SET owner = NULL, lease_until = 0 WHERE state = 'running'"
         )
-        return result.rowcount
+        return result.changed
 
     async def notify_work(self) -> None:
         """Wake the workers waiting in `wait_for_work` (one process: in memory)."""
@@ -375,127 +232,6 @@ class SqliteStore:
     async def wait_for_work(self, timeout_s: float) -> None:
         """Return when `notify_work` was called, or after `timeout_s`."""
         await self._wakeup.wait(timeout_s)
-
-    # --- render jobs ---------------------------------------------------------------------
-
-    async def save_job(self, job: RenderJob) -> None:
-        """Create or update a render job."""
-        now = time.time()
-        await self._write(
-            "INSERT INTO jobs (job_id, chat, backend, state, progress, output_url, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET "
-            "state = excluded.state, progress = excluded.progress, "
-            "output_url = COALESCE(excluded.output_url, jobs.output_url), "
-            "updated_at = excluded.updated_at",
-            (job.job_id, str(job.chat), job.backend, job.state, job.progress, job.output_url,
-             now, now),
-        )  # fmt: skip
-
-    async def get_job(self, job_id: str) -> RenderJob | None:
-        """A render job by id."""
-        row = await self._one(
-            "SELECT job_id, chat, backend, state, progress, output_url FROM jobs WHERE job_id = ?",
-            (job_id,),
-        )
-        if row is None:
-            return None
-        state: JobState = row[3]
-        return RenderJob(row[0], ChatKey.parse(row[1]), row[2], state, row[4], row[5])
-
-    # --- platform updates ----------------------------------------------------------------
-
-    async def mark_update(self, platform: str, update_id: str) -> bool:
-        """Record a platform update id; True the first time, False if already handled."""
-        return await self._owned(
-            "INSERT INTO handled_updates (platform, update_id, handled_at) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            (platform, update_id, time.time()),
-        )
-
-    async def receive_update(self, platform: str, update_id: str, payload: str) -> bool:
-        """Keep a raw update until it is handled; False if it was received before."""
-        return await self._owned(
-            "INSERT INTO inbox (platform, update_id, payload, received_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            (platform, update_id, payload, time.time()),
-        )
-
-    async def update_handled(self, platform: str, update_id: str) -> None:
-        """The update was answered or queued: it need not be handled again."""
-        await self._write(
-            "UPDATE inbox SET handled_at = ?, payload = '' WHERE platform = ? AND update_id = ?",
-            (time.time(), platform, update_id),
-        )
-
-    async def unhandled_updates(self, platform: str) -> list[tuple[str, str]]:
-        """(update id, payload) of updates received but never handled, oldest first."""
-        result = await self._run(
-            "SELECT update_id, payload FROM inbox WHERE platform = ? AND handled_at IS NULL "
-            "ORDER BY received_at, rowid",
-            (platform,),
-        )
-        return [(str(row[0]), str(row[1])) for row in result.rows]
-
-    # --- leadership ----------------------------------------------------------------------
-
-    async def hold_lock(self, name: str, owner: str, ttl_s: float) -> bool:
-        """Take or keep the named lock while free, expired or already `owner`'s."""
-        now = time.time()
-        result = await self._run(
-            "INSERT INTO locks (name, owner, until) VALUES (?, ?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until "
-            "WHERE locks.owner = excluded.owner OR locks.until < ? RETURNING owner",
-            (name, owner, now + ttl_s, now),
-        )
-        return bool(result.rows)
-
-    async def release_lock(self, name: str, owner: str) -> None:
-        """Let the named lock go, if `owner` holds it."""
-        await self._write("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner))
-
-    # --- upkeep --------------------------------------------------------------------------
-
-    async def prune(self, before: float) -> Mapping[str, int]:
-        """Forget finished requests, jobs and handled updates older than `before`."""
-        counts: dict[str, int] = {}
-        for name, sql in (
-            # An unfinished request untouched that long is dead (its platform is gone).
-            ("requests", "DELETE FROM requests WHERE updated_at < ?"),
-            ("jobs", "DELETE FROM jobs WHERE updated_at < ?"),
-            ("updates", "DELETE FROM handled_updates WHERE handled_at < ?"),
-            ("inbox", "DELETE FROM inbox WHERE handled_at IS NOT NULL AND handled_at < ?"),
-        ):  # fmt: skip
-            counts[name] = (await self._run(sql, (before,))).rowcount
-        return counts
-
-    # --- plumbing ------------------------------------------------------------------------
-
-    async def _run(self, sql: str, params: Sequence[object] = ()) -> _Result:
-        """One statement, its rows read, committed: never interleaved with another
-        task's statement on the one connection."""
-        async with self._lock:
-            async with self._db.execute(sql, params) as cur:
-                rows = list(await cur.fetchall())
-                result = _Result(rows, cur.rowcount, cur.lastrowid)
-            await self._db.commit()
-        return result
-
-    async def _one(self, sql: str, params: Sequence[object]) -> Any:
-        rows = (await self._run(sql, params)).rows
-        return rows[0] if rows else None
-
-    async def _write(self, sql: str, params: Sequence[object]) -> None:
-        await self._run(sql, params)
-
-    async def _owned(self, sql: str, params: Sequence[object]) -> bool:
-        return (await self._run(sql, params)).rowcount == 1
-
-
-@dataclass(frozen=True, slots=True)
-class _Result:
-    rows: list[Any]
-    rowcount: int
-    lastrowid: int | None
 
 
 def _take_lock(path: Path) -> int | None:
@@ -510,11 +246,6 @@ def _take_lock(path: Path) -> int | None:
         os.close(fd)
         return None
     return fd
-
-
-def _session(session_id: str, extra_json: str) -> BackendSession:
-    extra = json.loads(extra_json)
-    return BackendSession(session_id=session_id, extra={str(k): str(v) for k, v in extra.items()})
 
 
 async def _user_version(db: aiosqlite.Connection) -> int:

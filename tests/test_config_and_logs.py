@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 import pytest
 
 from bot.config import Settings
-from bot.logs import RedactingFilter, redact
+from bot.logs import RedactingFilter, redact, setup_logging
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,3 +75,34 @@ def test_overrides_by_field_name(tmp_path: Path) -> None:
     settings = Settings.load(None, backend="nemo", data_dir=tmp_path)
     assert settings.backend == "nemo"
     assert settings.data_dir == tmp_path
+
+
+def test_json_logs_are_one_redacted_object_per_line(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("INFO", ["hunter2"], "json")
+    logger = logging.getLogger("clipbot.test.json")
+    logger.info('token %s and nmv_usr_abc123 in a "quoted" line', "hunter2")
+    try:
+        raise RuntimeError("boom hunter2")
+    except RuntimeError:
+        logger.exception("failed")
+    lines = capsys.readouterr().err.strip().splitlines()
+    first, second = (json.loads(line) for line in lines)
+    assert first["message"] == 'token [redacted] and [redacted] in a "quoted" line'
+    assert (first["level"], first["logger"]) == ("INFO", "clipbot.test.json")
+    assert first["time"].endswith("Z")
+    assert second["message"] == "failed"
+    assert "RuntimeError: boom [redacted]" in second["exc"]
+    assert "hunter2" not in "".join(lines)
+
+
+def test_lists_of_ids_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLIPBOT_ADMINS", "telegram:123, discord:456,")
+    monkeypatch.setenv("CLIPBOT_ALLOWED_CHATS", "")
+    monkeypatch.setenv("CLIPBOT_HTTP_PORT", "")
+    monkeypatch.setenv("CLIPBOT_HTTP_TOKEN", "page-token")
+    settings = Settings.load(None)
+    assert settings.admins == ("telegram:123", "discord:456")
+    assert settings.allowed_chats == ()
+    assert settings.http_port is None
+    assert settings.quota_clips_per_day == 20  # on by default: a small server is protected
+    assert "page-token" in settings.secrets()

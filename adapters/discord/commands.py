@@ -46,7 +46,8 @@ def persistent_view(on_interaction: OnInteraction) -> discord.ui.View:
 
 
 def install_commands(tree: app_commands.CommandTree[discord.Client], on: OnInteraction) -> None:
-    """Add `/animate`, `/status`, `/credits`, `/export`, `/new` and `/help` to the tree."""
+    """Add `/animate`, `/status`, `/credits`, `/export`, `/new`, `/help`, `/quota` and the
+    admins' `/stats`, `/block` and `/unblock` to the tree."""
 
     @tree.command(name="animate", description=say("cmd_animate", "en"))
     @app_commands.describe(
@@ -66,8 +67,33 @@ def install_commands(tree: app_commands.CommandTree[discord.Client], on: OnInter
         text = fold_instruction(prompt, aspect.value if aspect else None, duration)
         await on(interaction, text, (image,))
 
-    for name in ("status", "credits", "export", "new", "help"):
+    for name in ("status", "credits", "export", "new", "help", "quota"):
         tree.add_command(_simple_command(name, say(f"cmd_{name}", "en"), on))
+    # The admins' commands: shown to a server's administrators only (the engine answers
+    # only CLIPBOT_ADMINS, whatever Discord shows).
+    stats = _simple_command("stats", say("cmd_stats", "en"), on)
+    stats.default_permissions = ADMIN_ONLY
+    tree.add_command(stats)
+    for name in ("block", "unblock"):
+        tree.add_command(_user_command(name, say(f"cmd_{name}", "en"), on))
+
+
+#: What a server member needs to see the admin commands in the menu.
+ADMIN_ONLY = discord.Permissions(administrator=True)
+
+
+def _user_command(
+    name: str, description: str, on: OnInteraction
+) -> app_commands.Command[Any, ..., None]:
+    @app_commands.describe(user=say("cmd_block_user", "en"))
+    async def callback(interaction: discord.Interaction, user: discord.User) -> None:
+        await on(interaction, f"/{name} {user.id}", ())
+
+    command: app_commands.Command[Any, ..., None] = app_commands.Command(
+        name=name, description=description, callback=callback
+    )
+    command.default_permissions = ADMIN_ONLY
+    return command
 
 
 def _simple_command(

@@ -65,6 +65,15 @@ def is_addressed(message: discord.Message, bot_id: int) -> bool:
     return isinstance(resolved, discord.Message) and resolved.author.id == bot_id
 
 
+def replied_sender(message: discord.Message, bot_id: int) -> Sender | None:
+    """Who wrote the message this one replies to; None for no reply or a reply to the bot."""
+    reference = message.reference
+    resolved = reference.resolved if reference is not None else None
+    if not isinstance(resolved, discord.Message) or resolved.author.id == bot_id:
+        return None
+    return sender_of(resolved.author)
+
+
 def from_message(message: discord.Message, bot_id: int) -> IncomingMessage | None:
     """The message as the engine sees it; None for messages of bots (ours included)."""
     if message.author.bot or message.author.id == bot_id:
@@ -77,6 +86,7 @@ def from_message(message: discord.Message, bot_id: int) -> IncomingMessage | Non
         is_group=message.guild is not None,
         addressed=is_addressed(message, bot_id),
         message_id=str(message.id),
+        replied_to=replied_sender(message, bot_id),
     )
 
 

@@ -19,6 +19,7 @@ from discord.http import Route
 from adapters.discord.channel import TOKEN_LIFETIME, DiscordChannel, FollowUp
 from adapters.discord.commands import install_commands, persistent_view, result_view
 from adapters.discord.convert import PLATFORM, from_interaction, from_message
+from adapters.discord.ratelimits import count_rate_limits
 from bot.config import Settings
 from bot.errors import AdapterStartError, BadInput, Unavailable
 from bot.logs import redact
@@ -53,25 +54,32 @@ def intents() -> discord.Intents:
     return chosen
 
 
-class _Client(discord.Client):
-    def __init__(self, adapter: DiscordAdapter, **options: object) -> None:
-        # Clipbot never joins voice: the "PyNaCl/davey is not installed" warnings at
-        # every start would only send operators looking for a problem that is not there.
-        discord.VoiceClient.warn_nacl = False
-        discord.VoiceClient.warn_dave = False
-        super().__init__(
-            intents=intents(),
-            # The bot names people, it never pings them: a "<@id>" or "@everyone" in
-            # the user's echoed words must stay inert.
-            allowed_mentions=discord.AllowedMentions.none(),
-            **options,  # type: ignore[arg-type]
-        )
+def _options(**options: object) -> dict[str, object]:
+    # Clipbot never joins voice: the "PyNaCl/davey is not installed" warnings at every
+    # start would only send operators looking for a problem that is not there.
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
+    # The bot names people, it never pings them: a "<@id>" or "@everyone" in the
+    # user's echoed words must stay inert.
+    return {"intents": intents(), "allowed_mentions": discord.AllowedMentions.none(), **options}
+
+
+class _Handlers:
+    """What the bot's client does with Discord's events, sharded or not."""
+
+    adapter: DiscordAdapter
+    tree: app_commands.CommandTree[discord.Client]
+    user: discord.ClientUser | None
+
+    def _set_up(self, adapter: DiscordAdapter) -> None:
         self.adapter = adapter
-        self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self)
+        self.tree = app_commands.CommandTree(self)  # type: ignore[arg-type]
         install_commands(self.tree, adapter.on_interaction)
 
     async def setup_hook(self) -> None:
-        self.add_view(persistent_view(self.adapter.on_interaction))
+        if not self.adapter.receiving:
+            return  # a worker only sends: no commands to sync, no buttons to answer
+        self.add_view(persistent_view(self.adapter.on_interaction))  # type: ignore[attr-defined]
         synced = await self.tree.sync()
         log.info("discord: synced %d application commands", len(synced))
 
@@ -84,6 +92,21 @@ class _Client(discord.Client):
 
     async def on_message(self, message: discord.Message) -> None:
         await self.adapter.on_message(message)
+
+
+class _Client(_Handlers, discord.Client):
+    def __init__(self, adapter: DiscordAdapter, **options: object) -> None:
+        super().__init__(**_options(**options))  # type: ignore[arg-type]
+        self._set_up(adapter)
+
+
+class _ShardedClient(_Handlers, discord.AutoShardedClient):
+    """Some of the bot's shards (`DISCORD_SHARD_IDS` of `DISCORD_SHARD_COUNT`): each
+    process of a big bot holds its part of the gateway."""
+
+    def __init__(self, adapter: DiscordAdapter, **options: object) -> None:
+        super().__init__(**_options(**options))  # type: ignore[arg-type]
+        self._set_up(adapter)
 
 
 class DiscordAdapter:
@@ -109,9 +132,9 @@ class DiscordAdapter:
         self._token_lifetime = token_lifetime
         self._ready_timeout_s = ready_timeout_s
         self._guild_ready_timeout_s = guild_ready_timeout_s
-        self._client: _Client | None = None
+        self._client: _Client | _ShardedClient | None = None
         self._task: asyncio.Task[None] | None = None
-        self._receiving = True
+        self.receiving = True
         self.ready = asyncio.Event()
 
     @property
@@ -121,10 +144,19 @@ class DiscordAdapter:
             raise RuntimeError("the Discord adapter is not started")
         return self._client
 
-    async def start(self) -> None:
-        """Log in, sync the commands, connect the gateway; return once READY."""
+    async def start(self, *, receive: bool = True) -> None:
+        """Log in, sync the commands, connect the gateway; return once READY.
+
+        `receive=False` (a `clipbot worker`): log in for the REST API only, no gateway.
+        """
         configure_endpoints(self._settings.discord_api_base_url, self._settings.discord_gateway_url)
-        self._client = _Client(self, guild_ready_timeout=self._guild_ready_timeout_s)
+        count_rate_limits()
+        self.receiving = receive
+        self._client = self._new_client()
+        if not receive:
+            await self._login(self._client)
+            log.info("discord: sending only (a worker)")
+            return
         self._task = asyncio.create_task(self._run(self._client), name="discord-client")
         ready = asyncio.create_task(self.ready.wait())
         done, _ = await asyncio.wait(
@@ -153,7 +185,30 @@ class DiscordAdapter:
                 f"(gateway {self._settings.discord_gateway_url or DISCORD_GATEWAY})."
             )
 
-    async def _run(self, client: _Client) -> None:
+    def _new_client(self) -> _Client | _ShardedClient:
+        settings = self._settings
+        if settings.discord_shard_count is None:
+            return _Client(self, guild_ready_timeout=self._guild_ready_timeout_s)
+        return _ShardedClient(
+            self,
+            shard_count=settings.discord_shard_count,
+            shard_ids=settings.discord_shard_ids or None,
+            guild_ready_timeout=self._guild_ready_timeout_s,
+        )
+
+    async def _login(self, client: _Client | _ShardedClient) -> None:
+        token = self._settings.discord_bot_token
+        assert token is not None
+        try:
+            await client.login(token.get_secret_value())
+        except discord.LoginFailure as exc:
+            await client.close()
+            raise AdapterStartError(
+                "Discord refused DISCORD_BOT_TOKEN: copy the bot token again from the "
+                "Developer Portal (Bot → Reset Token)."
+            ) from exc
+
+    async def _run(self, client: _Client | _ShardedClient) -> None:
         token = self._settings.discord_bot_token
         assert token is not None
         async with client:
@@ -184,7 +239,7 @@ class DiscordAdapter:
         # Discord may send an event again after a resume: handle each message once.
         if incoming.addressed and not await self._first_time(message.id):
             return
-        if not self._receiving:
+        if not self.receiving:
             return
         guild = message.guild
         channel = DiscordChannel(
@@ -211,7 +266,7 @@ class DiscordAdapter:
         attachments: Sequence[discord.Attachment],
     ) -> None:
         """A slash command or a button press: acknowledged at once, answered in follow-ups."""
-        if not self._receiving:
+        if not self.receiving:
             return
         try:
             await interaction.response.defer(thinking=True)
@@ -266,7 +321,7 @@ class DiscordAdapter:
 
     async def stop_receiving(self) -> None:
         """Ignore new messages and commands; keep the connection to send."""
-        self._receiving = False
+        self.receiving = False
 
     async def _dispatch(self, message: IncomingMessage, channel: DiscordChannel) -> None:
         try:

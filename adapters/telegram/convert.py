@@ -146,6 +146,17 @@ def attachments_of(message: Message) -> list[Attachment]:
     return found
 
 
+def replied_sender(message: Message, me: BotIdentity) -> Sender | None:
+    """Who wrote the message this one replies to; None for no reply or a reply to the bot."""
+    replied = message.reply_to_message
+    # In a forum every message "replies" to its topic's opening: that is no reply.
+    if replied is None or replied.from_user is None or replied.forum_topic_created:
+        return None
+    if replied.from_user.id == me.id:
+        return None
+    return sender_of(replied.from_user, replied.sender_chat)
+
+
 def to_incoming(messages: Sequence[Message], me: BotIdentity) -> IncomingMessage:
     """One `IncomingMessage` for one message, or for every message of an album."""
     ordered = sorted(messages, key=lambda m: m.message_id)
@@ -172,6 +183,7 @@ def to_incoming(messages: Sequence[Message], me: BotIdentity) -> IncomingMessage
         is_group=is_group(first.chat),
         addressed=addressed,
         message_id=str(first.message_id),
+        replied_to=replied_sender(first, me),
     )
 
 

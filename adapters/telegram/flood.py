@@ -12,6 +12,8 @@ from typing import TypeVar
 from telegram.error import RetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -42,5 +44,6 @@ async def with_flood_retry(call: Callable[[], Awaitable[T]], what: str) -> T:
                 raise
             wait = retry_after_seconds(exc)
             log.warning("Telegram flood control on %s: waiting %.1f s", what, wait)
+            metrics.rate_limited("telegram", wait)
             await asyncio.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover

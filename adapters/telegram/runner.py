@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, CallbackQuery, Message, Update
+from telegram import BotCommand, BotCommandScopeChat, CallbackQuery, Message, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
@@ -236,18 +236,27 @@ class TelegramAdapter:
         await app.shutdown()
 
     async def _set_commands(self) -> None:
-        for language, commands in texts.MENUS.items():
-            menu = [BotCommand(name, about) for name, about in commands]
-            try:
-                await with_flood_retry(self._menu_setter(menu, language), "setMyCommands")
-            except TelegramError as exc:
-                # The menu is a convenience: the bot works without it.
-                log.warning("Telegram setMyCommands (%s) failed: %s", language, exc.message)
+        # An admin's private chat has the same id as the admin: their menu adds the
+        # admin commands there, and nowhere else.
+        admins = [int(a.partition(":")[2]) for a in self._settings.admins
+                  if a.startswith(f"{PLATFORM}:") and a.partition(":")[2].isdigit()]  # fmt: skip
+        menus = [(texts.MENUS, None)] + [(texts.ADMIN_MENUS, admin) for admin in admins]
+        for by_language, chat_id in menus:
+            for language, commands in by_language.items():
+                menu = [BotCommand(name, about) for name, about in commands]
+                try:
+                    await with_flood_retry(
+                        self._menu_setter(menu, language, chat_id), "setMyCommands"
+                    )
+                except TelegramError as exc:
+                    # The menu is a convenience: the bot works without it.
+                    log.warning("Telegram setMyCommands (%s) failed: %s", language, exc.message)
 
     def _menu_setter(
-        self, menu: list[BotCommand], language: str | None
+        self, menu: list[BotCommand], language: str | None, chat_id: int | None = None
     ) -> Callable[[], Awaitable[bool]]:
-        return lambda: self._app.bot.set_my_commands(menu, language_code=language)
+        scope = BotCommandScopeChat(chat_id) if chat_id is not None else None
+        return lambda: self._app.bot.set_my_commands(menu, scope=scope, language_code=language)
 
     @staticmethod
     def _on_polling_error(exc: TelegramError) -> None:

@@ -82,8 +82,8 @@ class TerminalAdapter:
         """Copy the local file the attachment names."""
         await fetch_local(attachment, dest)
 
-    async def start(self) -> None:
-        """Begin reading input in a task."""
+    async def start(self, *, receive: bool = True) -> None:
+        """Begin reading input in a task (the terminal always reads: it is one chat)."""
         self._write(say("terminal_banner", self._lang))
         self._task = asyncio.create_task(self._read(), name="terminal-input")
 

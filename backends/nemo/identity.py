@@ -108,6 +108,12 @@ class NemoIdentity:
         async with self._lock:
             if self._token and self._token != failed_token:
                 return  # another task refreshed it meanwhile
+            # Another process of the same database may have: its token is shared there
+            # (a new one for each process would spend the few an address gets a week).
+            stored = await self._store.get_identity(BACKEND)
+            if stored and stored.token and stored.token != failed_token:
+                self._use(stored.token)
+                return
             self._token = None
             await self._new_anonymous()
 

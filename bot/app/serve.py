@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.app.core import Core, open_core
+from bot.app.side import start_side_server
 from bot.config import Settings
 from bot.ports.chat import Adapter
 from bot.retention import keep_pruning
@@ -58,7 +59,8 @@ def logs_to_file(path: Path) -> bool:
     return moved
 
 
-def _stop_on_signals(stop: asyncio.Event) -> None:
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """Set `stop` on SIGINT and SIGTERM."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -80,7 +82,7 @@ async def serve(
 
     if stop is None:
         stop = asyncio.Event()
-        _stop_on_signals(stop)
+        stop_on_signals(stop)
     async with open_core(settings) as core:
         adapters = [] if terminal else platform_adapters(core)
         term: TerminalAdapter | None = None
@@ -98,6 +100,7 @@ async def serve(
         upkeep = asyncio.create_task(
             keep_pruning(core.store, core.backend, settings.retention_days), name="retention"
         )
+        side = await start_side_server(core)
         try:
             for adapter in adapters:
                 await adapter.start()
@@ -122,6 +125,8 @@ async def serve(
                     await adapter.stop()
                 except Exception:
                     log.exception("stopping the %s adapter failed", adapter.name)
+            if side is not None:
+                await side.stop()
     return 0
 
 

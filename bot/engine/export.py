@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from dataclasses import replace
 
@@ -13,8 +14,9 @@ from bot import replies, timeline
 from bot.engine.work import Deps, LeaseLost, Turn
 from bot.errors import ClipbotError, RenderFailed, SessionLost
 from bot.ports.backend import BackendSession, ExportDone, ExportProgress, ProjectState
-from bot.ports.chat import MessageRef, OutgoingChannel, VideoInfo
-from bot.ports.store import RenderJob
+from bot.ports.chat import OutgoingChannel, VideoInfo
+from bot.ports.store import Delivery, RenderJob
+from bot.sharing import ShareLinks
 from bot.words import Lang, say, size
 
 log = logging.getLogger(__name__)
@@ -42,24 +44,38 @@ def _size(done: ExportDone) -> int | None:
 
 
 async def deliver(
-    channel: OutgoingChannel, done: ExportDone, text: str, lang: Lang, *, key: str | None = None
-) -> MessageRef:
-    """Send the clip as a file, or as a link when over the limit, or say why not. `key`
-    makes a second delivery of the same request the same message where the platform
-    can tell (Discord's nonce)."""
+    channel: OutgoingChannel,
+    done: ExportDone,
+    text: str,
+    lang: Lang,
+    links: ShareLinks | None = None,
+    *,
+    key: str | None = None,
+) -> Delivery | None:
+    """Send the clip as a file; over the limit as the backend's link, or else as a share
+    link of ours; else say why not (None). `key` makes a second delivery of the same
+    request the same message where the platform can tell (Discord's nonce)."""
     buttons = replies.result_buttons(lang)
     n_bytes = _size(done)
     limit = channel.max_upload_bytes
     fits = n_bytes is not None and (limit is None or n_bytes <= limit)
     if done.path is not None and fits:
         info = VideoInfo(done.width, done.height, done.duration_s)
-        return await channel.send_video(done.path, text, info, buttons, key=key)
-    shown = size(n_bytes or 0)
+        await channel.send_video(done.path, text, info, buttons, key=key)
+        return "file"
+    shown, limit_shown = size(n_bytes or 0), size(limit) if limit else "?"
     if done.url:
-        note = say("link_note", lang, size=shown, limit=size(limit) if limit else "?")
-        return await channel.send_link(done.url, f"{text}\n{note}", buttons, key=key)
+        note = say("link_note", lang, size=shown, limit=limit_shown)
+        await channel.send_link(done.url, f"{text}\n{note}", buttons, key=key)
+        return "link"
+    if links is not None and done.path is not None and done.path.exists():
+        url = await links.share(done.path)
+        note = say("share_note", lang, size=shown, limit=limit_shown, hours=links.ttl_hours)
+        await channel.send_link(url, f"{text}\n{note}", buttons, key=key)
+        return "link"
     log.warning("a %s-byte clip is over the limit %s and has no url", n_bytes, limit)
-    return await channel.send_text(say("too_big", lang, size=shown), buttons)
+    await channel.send_text(say("too_big", lang, size=shown), buttons)
+    return None
 
 
 def _failed(exc: BaseException) -> bool:
@@ -109,6 +125,7 @@ class Exporter:
         await deps.store.save_job(job)
         reporter.stage(say("stage_rendering", lang))
         done: ExportDone | None = None
+        render_start = time.monotonic()
         try:
             limit = turn.channel.max_upload_bytes
             async for event in deps.backend.export(
@@ -127,6 +144,7 @@ class Exporter:
                     done = event
             if done is None:
                 raise RenderFailed("the export ended without a result")
+            render_s = time.monotonic() - render_start
         except BaseException as exc:
             link_task.cancel()
             if _failed(exc):
@@ -139,8 +157,13 @@ class Exporter:
             text = caption(
                 done, lang, link=link, for_name=message.sender.name if message.is_group else None
             )
-            await deliver(turn.channel, done, text, lang, key=f"clipbot-{work.request_id}")
+            n_bytes = _size(done)
+            delivery = await deliver(
+                turn.channel, done, text, lang, deps.links, key=f"clipbot-{work.request_id}"
+            )
             await work.save("delivered")
+            if delivery is not None:
+                await deps.gate.delivered(message, work.received_at, render_s, n_bytes, delivery)
         except BaseException as exc:
             if _failed(exc):
                 await deps.store.save_job(replace(job, state="failed"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from bot import language, replies, timeline
+from bot import language, metrics, replies, timeline
 from bot.config import Settings
 from bot.engine.export import Exporter
 from bot.engine.records import encode
@@ -15,11 +15,13 @@ from bot.engine.request import Outcome, RequestRunner
 from bot.engine.work import Deps
 from bot.engine.workers import Workers, WorkerSettings
 from bot.errors import ClipbotError, SessionLost
+from bot.gate import Gate, Pending
 from bot.ports.backend import Backend
 from bot.ports.chat import ChatKey, IncomingMessage, OutgoingChannel, Platform
-from bot.ports.store import ChatSettings, NewRequest, Store, StoredRequest
+from bot.ports.store import ChatSettings, NewRequest, RequestState, Store, StoredRequest
 from bot.routing import route
 from bot.sessions import Sessions
+from bot.sharing import ShareLinks
 from bot.words import Lang, say
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,9 @@ class Engine:
         store: Store,
         platforms: dict[str, Platform] | None = None,
     ) -> None:
-        self._deps = Deps(settings, backend, store, Sessions(backend, store))
+        gate = Gate(settings, backend, store, self.pending)
+        links = ShareLinks.from_settings(settings)
+        self._deps = Deps(settings, backend, store, Sessions(backend, store), gate, links)
         self._runner = RequestRunner(self._deps, Exporter(self._deps))
         self._platforms: dict[str, Platform] = dict(platforms or {})
         # Channels of requests received here, while they run here (no need to build them
@@ -76,6 +80,9 @@ class Engine:
         where = route(message.text, bool(message.attachments))
         lang = await self._language(message)
         try:
+            # Access, quotas and admin commands: refused here, nothing is queued.
+            if await self._deps.gate.screen(message, channel, where, lang):
+                return
             if where.intent in ("start", "help"):
                 await channel.send_text(say("help", lang))
                 return
@@ -107,6 +114,19 @@ class Engine:
         if ahead > 0:
             await channel.send_text(say("queued", lang, n=ahead))
 
+    async def pending(self, message: IncomingMessage | None = None) -> list[Pending]:
+        """The requests queued or running (in every process): those of the message's chat
+        and sender when one is given, else all."""
+        sender = None if message is None else (message.chat.platform, message.sender.id)
+        found = await self._deps.store.open_requests(
+            chat=None if message is None else message.chat, sender=sender
+        )
+        return [
+            Pending(r.chat, f"{r.chat.platform}:{r.sender_id}", r.text,
+                    str(r.payload.get("intent", "agent")), r.created_at, r.state == "running")
+            for r in found
+        ]  # fmt: skip
+
     async def idle(self) -> None:
         """Wait until no request is queued or running (for this process's platforms)."""
         self.start()
@@ -117,9 +137,12 @@ class Engine:
         in the queue where they got to, for the next start."""
         await self.workers.stop(grace_s)
         self._live.clear()
+        await self._deps.gate.aclose()
 
     async def _finished(self, stored: StoredRequest, outcome: Outcome) -> None:
         self._live.pop(stored.id, None)
+        state: RequestState = "done" if outcome.ok else "failed"
+        metrics.finished(str(stored.payload.get("intent", "agent")), state, outcome.detail)
 
     async def _language(self, message: IncomingMessage) -> Lang:
         store = self._deps.store

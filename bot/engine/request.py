@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot import replies, timeline
+from bot import metrics, replies, timeline
 from bot.engine.export import Exporter
 from bot.engine.work import Deps, LeaseLost, Turn, Work
 from bot.errors import (
+    BackendError,
     ClipbotError,
     RateLimited,
     SessionLost,
@@ -84,6 +85,9 @@ class RequestRunner:
         self, channel: OutgoingChannel, chat: ChatKey, lang: Lang, exc: BaseException
     ) -> None:
         """One log line for the operator (no traceback for expected errors), one message."""
+        if isinstance(exc, BackendError):
+            code = exc.code if exc.code is not None else exc.status
+            metrics.backend_error(self._deps.backend.name, str(code or type(exc).__name__))
         if isinstance(exc, ClipbotError):
             log.warning("chat %s: %s: %s", chat, type(exc).__name__, exc)
         else:
@@ -267,6 +271,7 @@ class RequestRunner:
         lang, channel = turn.lang, turn.channel
         for err in result.errors:
             log.warning("chat %s: error in the stream: %s %s", turn.chat, err.code, err.message)
+            metrics.backend_error(self._deps.backend.name, err.code or "stream")
         parts = [_words(result)]
         if any(m.show_project for m in result.messages):
             parts.append(timeline.summary(timeline.parse(after.draft), lang))

@@ -3,17 +3,20 @@ while it runs (decoded from the store, with its checkpoint), and its status mess
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings
+from bot.gate import Gate
 from bot.ports.backend import Backend
 from bot.ports.chat import ChatKey, IncomingMessage, OutgoingChannel, ReplyAddress
 from bot.ports.store import Step, Store
 from bot.progress import StatusReporter
 from bot.routing import Route
 from bot.sessions import Sessions
+from bot.sharing import ShareLinks
 from bot.words import Lang
 
 
@@ -30,6 +33,10 @@ class Deps:
     backend: Backend
     store: Store
     sessions: Sessions
+    #: access, quotas and the usage they count (a public bot)
+    gate: Gate
+    #: where a clip too big for its chat is shared; None without a side server
+    links: ShareLinks | None = None
 
 
 #: Persists a request's step and checkpoint; raises `LeaseLost` when it is no longer ours.
@@ -52,6 +59,8 @@ class Work:
     #: Claimed before (by this process before a restart, or by one that died).
     resumed: bool = False
     saver: SaveFn | None = None
+    #: when the message arrived (Unix time): the start of the time to the clip
+    received_at: float = field(default_factory=time.time)
 
     @property
     def chat(self) -> ChatKey:

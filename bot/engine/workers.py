@@ -239,12 +239,15 @@ class Workers:
             checkpoint=dict(stored.checkpoint),
             resumed=stored.attempts > 1,
             saver=self._save,
+            received_at=stored.created_at,
         )
         if work.resumed:
             log.info("request %s: resuming at step %s", stored.id, stored.step)
         pace = self._paces.setdefault(message.chat, Pace())
         self._works[stored.id] = work
-        outcome = await self._runner.run(work, pace, platform)
+        # What the request spends (Nemo's credits) is charged to whoever asked.
+        async with self._deps.gate.metered(message, route.intent):
+            outcome = await self._runner.run(work, pace, platform)
         await self._finish(stored, outcome)
 
     async def _save(self, work: Work, step: Step) -> None:

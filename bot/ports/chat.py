@@ -107,6 +107,9 @@ class IncomingMessage:
     addressed: bool = True
     #: The platform's id of the message (for logs and replies); None when there is none.
     message_id: str | None = None
+    #: Who wrote the message this one replies to (an admin's `/block` by reply); None
+    #: when it is no reply, or a reply to the bot itself.
+    replied_to: Sender | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,8 +215,9 @@ class Platform(Protocol):
 class Adapter(Platform, Protocol):
     """A platform connection that runs beside the others in one event loop."""
 
-    async def start(self) -> None:
-        """Connect and begin receiving; return once running (never block the loop)."""
+    async def start(self, *, receive: bool = True) -> None:
+        """Connect and begin receiving; return once running (never block the loop).
+        `receive=False` (a `clipbot worker`): connect for sending only."""
         ...
 
     async def stop_receiving(self) -> None:

@@ -44,6 +44,26 @@ class Identity:
     token: str | None = None
 
 
+#: How a clip reached its chat: the file itself, or a share link to it.
+Delivery = Literal["file", "link"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClipRecord:
+    """A clip delivered to a user: what quotas count and `/stats` measures."""
+
+    #: "platform:user id" of who asked
+    user: str
+    chat: ChatKey
+    #: from the request's message to the clip handed to the chat
+    seconds: float
+    render_s: float
+    size_bytes: int | None
+    delivery: Delivery
+    #: when it was delivered (Unix time)
+    at: float
+
+
 @dataclass(frozen=True, slots=True)
 class RenderJob:
     """A render the backend runs for a chat."""
@@ -140,6 +160,13 @@ class Store(Protocol):
         """How many of the chat's requests are queued or running."""
         ...
 
+    async def open_requests(
+        self, *, chat: ChatKey | None = None, sender: tuple[str, str] | None = None
+    ) -> list[StoredRequest]:
+        """Requests queued or running, oldest first: those of `chat` or of `sender`
+        (platform, sender id) when either is given, else every one."""
+        ...
+
     async def claim_requests(
         self, owner: str, platforms: Sequence[str], limit: int, lease_s: float
     ) -> list[StoredRequest]:
@@ -229,6 +256,52 @@ class Store(Protocol):
     async def prune(self, before: float) -> Mapping[str, int]:
         """Forget what ended before `before`: requests (an unfinished one untouched that
         long is dead too), render jobs, handled updates. Returns how many of each went."""
+        ...
+
+    # --- a public bot: the block list, usage, the operator's views ---------------------
+
+    async def block_user(self, user: str, by: str) -> None:
+        """Block "platform:id" from using the bot (`by`: the admin who did it)."""
+        ...
+
+    async def unblock_user(self, user: str) -> bool:
+        """Lift a block; False when the user was not blocked."""
+        ...
+
+    async def is_blocked(self, user: str) -> bool:
+        """Whether "platform:id" is blocked."""
+        ...
+
+    async def blocked_users(self) -> list[str]:
+        """Every blocked "platform:id", oldest block first."""
+        ...
+
+    async def add_clip(self, clip: ClipRecord) -> None:
+        """Record a delivered clip."""
+        ...
+
+    async def clips_since(self, since: float, user: str | None = None) -> list[ClipRecord]:
+        """Clips delivered at or after `since` (Unix time), of one user or of everyone."""
+        ...
+
+    async def add_credit_spend(self, user: str, credits: float, at: float) -> None:
+        """Record backend credits a user's request spent."""
+        ...
+
+    async def credits_spent(self, user: str, since: float) -> float:
+        """The credits a user spent at or after `since`."""
+        ...
+
+    async def request_outcomes(self, since: float) -> dict[tuple[RequestState, str | None], int]:
+        """Requests made at or after `since`, counted by (state, detail)."""
+        ...
+
+    async def recent_requests(self, limit: int) -> list[StoredRequest]:
+        """The latest requests, newest first."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise when the store cannot be reached (the health check)."""
         ...
 
     async def close(self) -> None:

@@ -116,6 +116,9 @@ class FakeDiscord:
         self.cdn: dict[str, tuple[str, bytes]] = {}
         self.filesize_limit = 10 * 1024 * 1024
         self._token_channels: dict[str, int] = {}
+        # retry_after of the next message sends to answer with 429, and those answered so
+        self._rate_limits: list[float] = []
+        self.rate_limited: list[str] = []
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -333,10 +336,11 @@ class FakeDiscord:
         author: JSON = USER,
         attachments: list[JSON] | None = None,
         mentions: list[JSON] | None = None,
-        reply_to: SentMessage | None = None,
+        reply_to: SentMessage | JSON | None = None,
         mention_roles: list[int] | None = None,
     ) -> JSON:
-        """A MESSAGE_CREATE payload in the server channel or the DM."""
+        """A MESSAGE_CREATE payload in the server channel or the DM; `reply_to` is one of
+        the bot's messages or a payload this fake made (someone's message)."""
         payload: JSON = {
             "id": str(self.snowflake()),
             "channel_id": str(TEXT_CHANNEL_ID if guild else DM_CHANNEL_ID),
@@ -358,12 +362,15 @@ class FakeDiscord:
             payload["guild_id"] = str(GUILD_ID)
             payload["member"] = {k: v for k, v in self.member(author).items() if k != "user"}
         if reply_to is not None:
+            replied = (
+                self._message_payload(reply_to) if isinstance(reply_to, SentMessage) else reply_to
+            )
             payload["type"] = 19
             payload["message_reference"] = {
-                "message_id": str(reply_to.id),
-                "channel_id": str(reply_to.channel_id),
+                "message_id": str(replied["id"]),
+                "channel_id": str(replied["channel_id"]),
             }
-            payload["referenced_message"] = self._message_payload(reply_to)
+            payload["referenced_message"] = replied
         return payload
 
     async def send_message(self, content: str, **kwargs: Any) -> JSON:
@@ -514,12 +521,33 @@ class FakeDiscord:
         self.unknown.append(f"{request.method} {request.path}")
         return _json({"message": "404: Not Found", "code": 0}, status=404)
 
+    def rate_limit_next(self, retry_after: float = 0.2, times: int = 1) -> None:
+        """Answer the next `times` message sends (channel or follow-up) with 429."""
+        self._rate_limits.extend([retry_after] * times)
+
+    def _limited(self, request: web.Request) -> web.Response | None:
+        sends = request.method == "POST" and (
+            request.path.endswith("/messages") or "/webhooks/" in request.path
+        )
+        if not (sends and self._rate_limits):
+            return None
+        wait = self._rate_limits.pop(0)
+        self.rate_limited.append(request.path)
+        body = {"message": "You are being rate limited.", "retry_after": wait, "global": False}
+        response = _json(body, status=429)
+        # discord.py takes a 429 without Via for Cloudflare's ban, not a rate limit.
+        response.headers["Via"] = "1.1 google"
+        response.headers["Retry-After"] = str(wait)
+        return response
+
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         try:
             auth = request.headers.get("Authorization")
             # Webhook follow-ups carry their token in the URL and no Authorization.
             if auth is not None and auth != f"Bot {self.token}":
                 return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+            if (limited := self._limited(request)) is not None:
+                return limited
             return await self._route(request, request.match_info["tail"].split("/"))
         finally:
             await self._notify()

@@ -92,7 +92,18 @@ async def test_start_identifies_without_privileged_intents_and_syncs_commands(
         assert identify["intents"] & MESSAGE_CONTENT_INTENT == 0
         (commands,) = fake.command_syncs
         by_name = {c["name"]: c for c in commands}
-        assert set(by_name) == {"animate", "status", "credits", "export", "new", "help"}
+        assert set(by_name) == {
+            "animate", "status", "credits", "export", "new", "help", "quota",
+            "stats", "block", "unblock",
+        }  # fmt: skip
+        # The admin commands are in an administrator's menu only ("8": Administrator).
+        assert {n for n, c in by_name.items() if c.get("default_member_permissions")} == {
+            "stats",
+            "block",
+            "unblock",
+        }
+        assert str(by_name["block"]["default_member_permissions"]) == "8"
+        assert by_name["block"]["options"][0]["type"] == 6  # a user
         options = {o["name"]: o for o in by_name["animate"]["options"]}
         assert options["image"]["type"] == 11  # attachment
         assert options["image"]["required"] is True
@@ -141,7 +152,9 @@ async def test_server_messages_are_addressed_only_by_mention_or_reply(
 
     said = SentMessage(id=fake.snowflake(), channel_id=TEXT_CHANNEL_ID, via="channel", content="hi")
     await fake.send_message("slower please", guild=True, reply_to=said)
-    assert (await recorder.next(3)).addressed is True
+    reply = await recorder.next(3)
+    assert reply.addressed is True
+    assert reply.replied_to is None  # a reply to the bot names nobody to act on
 
     await fake.send_message("ignore me", guild=True, author={**OTHER_USER, "bot": True})
     await fake.send_message("last", guild=True, mentions=[BOT_USER])

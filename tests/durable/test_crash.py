@@ -16,7 +16,7 @@ from fakes.telegram.updates import message, photo_sizes, private_chat, update, u
 pytestmark = pytest.mark.slow
 
 #: Small, short clips: the test is about what survives a kill, not about pixels.
-CAPTION = "{n} seconds, 480p, 12 fps, square"
+CAPTION = "{n} seconds, 720p, 12 fps, square"
 
 
 def _durations(videos: list[Call], chat_id: int) -> list[int]:

@@ -45,7 +45,7 @@ async def test_sigterm_lets_the_running_clip_finish_within_the_grace(
             update(
                 message(
                     private_chat(ann), ann,
-                    caption="2 seconds, 480p, 12 fps, square", photo=photo_sizes(file_id),
+                    caption="2 seconds, 720p, 12 fps, square", photo=photo_sizes(file_id),
                 )
             )
         )  # fmt: skip

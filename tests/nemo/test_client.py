@@ -321,3 +321,22 @@ async def test_token_never_in_logs_or_errors(
 
 def test_identity_value_is_the_storage_one() -> None:
     assert Identity("c").token is None
+
+
+async def test_processes_of_one_database_share_one_anonymous_token(
+    nemo_emulator: NemoEmulator, tmp_path: Path
+) -> None:
+    shared = MemoryStore()  # the database both processes use
+    settings = nemo_settings(nemo_emulator, tmp_path)
+    first, second = create_backend(settings, shared), create_backend(settings, shared)
+    try:
+        await first.credits()
+        await second.credits()
+        assert len(nemo_emulator.received("anonymous-token")) == 1  # the stored one reused
+        nemo_emulator.expire_tokens()
+        await first.credits()  # refreshes, and stores the new token
+        await second.credits()  # rejected too: takes the stored new one, asks for none
+        assert len(nemo_emulator.received("anonymous-token")) == 2
+    finally:
+        await first.aclose()
+        await second.aclose()

@@ -15,6 +15,7 @@ import pytest
 from adapters.telegram import TelegramAdapter
 from adapters.telegram.limits import MB, TelegramLimits
 from bot.app.core import Core, open_core
+from bot.app.side import start_side_server
 from bot.config import Settings
 from fakes.nemo.server import NemoEmulator
 from fakes.telegram.api import TOKEN, Call, FakeBotApi
@@ -63,9 +64,11 @@ def nemo(fake_api: FakeBotApi, nemo_emulator: NemoEmulator, tmp_path: Path) -> S
 
 @asynccontextmanager
 async def running(settings: Settings, **options: Any) -> AsyncIterator[Core]:
-    """The app's core (store, backend, engine) and a Telegram adapter on it."""
+    """One process of the bot: the app's core (store, backend, engine), its side server
+    when CLIPBOT_HTTP_PORT is set, and a Telegram adapter on it."""
     options = {"album_wait_s": 0.3, "action_interval_s": 0.2, "poll_timeout_s": 1.0} | options
     async with open_core(settings) as core:
+        side = await start_side_server(core)
         adapter = TelegramAdapter(settings, core.engine.handle, core.store, **options)
         core.engine.add_platform(adapter)
         await adapter.start()
@@ -74,6 +77,8 @@ async def running(settings: Settings, **options: Any) -> AsyncIterator[Core]:
         finally:
             await core.engine.idle()
             await adapter.stop()
+            if side is not None:
+                await side.stop()
 
 
 async def _videos(fake_api: FakeBotApi, count: int = 1) -> list[Call]:

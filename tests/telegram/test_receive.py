@@ -6,7 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from bot.ports.chat import IncomingMessage, OutgoingChannel
+from bot.ports.chat import IncomingMessage, OutgoingChannel, Sender
 from fakes.telegram.api import BOT_USER, FakeBotApi
 from fakes.telegram.updates import (
     document,
@@ -62,7 +62,7 @@ async def test_commands_are_registered_in_english_and_chinese(
     assert set(by_language) == {None, "zh"}
     for commands in by_language.values():
         assert [c["command"] for c in commands] == [
-            "start", "help", "new", "status", "credits", "export",
+            "start", "help", "new", "status", "credits", "export", "quota",
         ]  # fmt: skip
     assert by_language["zh"][1]["description"] != by_language[None][1]["description"]
     # Long polling removes a webhook left from an earlier run.
@@ -133,6 +133,27 @@ async def test_mention_replying_to_someones_photo_takes_that_photo(
     assert incoming.addressed
     assert incoming.text == "animate this"
     assert [a.kind for a in incoming.attachments] == ["image"]
+
+
+async def test_a_reply_names_whom_it_replies_to_but_a_forum_topic_is_no_reply(
+    fake_api: FakeBotApi, recorder: Recorder, start_adapter: StartAdapter
+) -> None:
+    await start_adapter(recorder)
+    bob = user(8, "Bob", None)
+    bobs = message(GROUP, bob, text="buy my stuff")
+    bot_message = {"message_id": 98, "date": 1, "chat": GROUP, "from": BOT_USER, "text": "Done"}
+    topic = {
+        **message(GROUP, bob, text=""),
+        "forum_topic_created": {"name": "Clips", "icon_color": 7322096},
+    }
+    fake_api.push_update(update(message(GROUP, ADA, text="/block", reply_to=bobs)))
+    fake_api.push_update(update(message(GROUP, ADA, text="/block", reply_to=bot_message)))
+    fake_api.push_update(
+        update(message(GROUP, ADA, text="/status", reply_to=topic, message_thread_id=5,
+                       is_topic_message=True))
+    )  # fmt: skip
+    received = await recorder.next(3)
+    assert [m.replied_to for m in received] == [Sender("8", "Bob", "en"), None, None]
 
 
 async def test_files_by_kind(

@@ -1,0 +1,422 @@
+"""The store's queries, written once for SQLite and PostgreSQL (`storage.sqlite`,
+`storage.postgres` give the connection, the schema, the claim and the wake-ups).
+
+SQL here uses `?` placeholders; the PostgreSQL store numbers them (`$1`, `$2`, …).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.ports.backend import BackendSession
+from bot.ports.chat import ChatKey
+from bot.ports.store import (
+    ChatSettings,
+    ClipRecord,
+    Identity,
+    JobState,
+    NewRequest,
+    RenderJob,
+    RequestState,
+    Step,
+    StoredRequest,
+)
+from bot.words import as_lang
+
+REQUEST_COLUMNS = (
+    "id, chat, sender_id, text, state, step, payload, checkpoint, detail, attempts, "
+    "created_at, updated_at"
+)
+OPEN = "state IN ('queued', 'running')"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What one statement gave: its rows, and how many rows it changed."""
+
+    rows: list[Sequence[Any]]
+    changed: int
+
+
+def request_from_row(row: Sequence[Any]) -> StoredRequest:
+    """A `StoredRequest` from a row of `REQUEST_COLUMNS`."""
+    state: RequestState = row[4]
+    step: Step = row[5]
+    return StoredRequest(
+        id=int(row[0]),
+        chat=ChatKey.parse(row[1]),
+        sender_id=row[2],
+        text=row[3],
+        state=state,
+        step=step,
+        payload=json.loads(row[6]),
+        checkpoint=json.loads(row[7]),
+        detail=row[8],
+        attempts=int(row[9]),
+        created_at=float(row[10]),
+        updated_at=float(row[11]),
+    )
+
+
+def marks(n: int) -> str:
+    """`?, ?, ?` for a list of `n` values."""
+    return ", ".join("?" for _ in range(n))
+
+
+def _session(session_id: str, extra_json: str) -> BackendSession:
+    extra = json.loads(extra_json)
+    return BackendSession(session_id=session_id, extra={str(k): str(v) for k, v in extra.items()})
+
+
+class SqlStore(ABC):
+    """Every query of `bot.ports.store.Store` but the dialects' own."""
+
+    #: How the inbox orders updates received in the same instant.
+    inbox_order = "received_at"
+
+    @abstractmethod
+    async def _run(self, sql: str, params: Sequence[object] = ()) -> Result:
+        """One statement, committed, its rows read."""
+
+    @abstractmethod
+    async def notify_work(self) -> None:
+        """Wake the workers (see the dialects)."""
+
+    async def _one(self, sql: str, params: Sequence[object]) -> Any:
+        rows = (await self._run(sql, params)).rows
+        return rows[0] if rows else None
+
+    async def _changed(self, sql: str, params: Sequence[object]) -> bool:
+        return (await self._run(sql, params)).changed == 1
+
+    # --- chats, sessions, identities -----------------------------------------------------
+
+    async def get_chat_settings(self, chat: ChatKey) -> ChatSettings | None:
+        """The chat's settings; None for a chat that has chosen nothing yet."""
+        row = await self._one("SELECT language FROM chats WHERE chat = ?", (str(chat),))
+        return None if row is None else ChatSettings(language=as_lang(row[0]))
+
+    async def set_chat_settings(self, chat: ChatKey, settings: ChatSettings) -> None:
+        """Create or replace the chat's settings."""
+        await self._run(
+            "INSERT INTO chats (chat, language, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (chat) DO UPDATE SET language = excluded.language, "
+            "updated_at = excluded.updated_at",
+            (str(chat), settings.language, time.time()),
+        )
+
+    async def get_session(self, chat: ChatKey, backend: str) -> BackendSession | None:
+        """The chat's session on that backend, if one was opened."""
+        row = await self._one(
+            "SELECT session_id, extra FROM sessions WHERE chat = ? AND backend = ?",
+            (str(chat), backend),
+        )
+        return None if row is None else _session(row[0], row[1])
+
+    async def save_session(self, chat: ChatKey, backend: str, session: BackendSession) -> None:
+        """Create or replace the chat's session on that backend."""
+        await self._run(
+            "INSERT INTO sessions (chat, backend, session_id, extra, created_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat, backend) DO UPDATE SET "
+            "session_id = excluded.session_id, extra = excluded.extra, "
+            "created_at = excluded.created_at",
+            (str(chat), backend, session.session_id, json.dumps(dict(session.extra)), time.time()),
+        )
+
+    async def delete_session(self, chat: ChatKey, backend: str) -> None:
+        """Forget the chat's session (`/new`, or the backend lost it)."""
+        await self._run("DELETE FROM sessions WHERE chat = ? AND backend = ?", (str(chat), backend))
+
+    async def stale_sessions(
+        self, backend: str, before: float
+    ) -> list[tuple[ChatKey, BackendSession]]:
+        """Sessions of that backend last saved before `before` (for retention)."""
+        rows = await self._run(
+            "SELECT chat, session_id, extra FROM sessions WHERE backend = ? AND created_at < ?",
+            (backend, before),
+        )
+        return [(ChatKey.parse(r[0]), _session(r[1], r[2])) for r in rows.rows]
+
+    async def get_identity(self, backend: str) -> Identity | None:
+        """The stored identity for a backend (shared by every process of the database)."""
+        row = await self._one(
+            "SELECT client_id, token FROM identities WHERE backend = ?", (backend,)
+        )
+        return None if row is None else Identity(client_id=row[0], token=row[1])
+
+    async def save_identity(self, backend: str, identity: Identity) -> None:
+        """Create or replace the identity for a backend."""
+        await self._run(
+            "INSERT INTO identities (backend, client_id, token, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (backend) DO UPDATE SET client_id = excluded.client_id, "
+            "token = excluded.token, updated_at = excluded.updated_at",
+            (backend, identity.client_id, identity.token, time.time()),
+        )
+
+    # --- the request queue ---------------------------------------------------------------
+
+    async def add_request(self, request: NewRequest) -> int:
+        """Queue a request (durably: it is stored when this returns); returns its id."""
+        now = time.time()
+        row = await self._one(
+            "INSERT INTO requests (chat, platform, sender_id, text, payload, state, step, "
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', 'start', ?, ?) "
+            "RETURNING id",
+            (str(request.chat), request.chat.platform, request.sender_id, request.text,
+             json.dumps(dict(request.payload), ensure_ascii=False), now, now),
+        )  # fmt: skip
+        await self.notify_work()
+        return int(row[0])
+
+    async def get_request(self, request_id: int) -> StoredRequest | None:
+        """A request by id."""
+        row = await self._one(f"SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?", (request_id,))
+        return None if row is None else request_from_row(row)
+
+    async def unfinished_requests(self, chat: ChatKey) -> int:
+        """How many of the chat's requests are queued or running."""
+        row = await self._one(
+            f"SELECT count(*) FROM requests WHERE chat = ? AND {OPEN}", (str(chat),)
+        )
+        return int(row[0]) if row else 0
+
+    async def open_requests(
+        self, *, chat: ChatKey | None = None, sender: tuple[str, str] | None = None
+    ) -> list[StoredRequest]:
+        """Requests queued or running, of `chat` or `sender` when given, oldest first."""
+        sql = f"SELECT {REQUEST_COLUMNS} FROM requests WHERE {OPEN}"
+        params: list[object] = []
+        if chat is not None or sender is not None:
+            platform, sender_id = sender or ("", "")
+            sql += " AND (chat = ? OR (platform = ? AND sender_id = ?))"
+            params += [str(chat) if chat else "", platform, sender_id]
+        rows = (await self._run(sql + " ORDER BY id", params)).rows
+        return [request_from_row(row) for row in rows]
+
+    async def renew_leases(
+        self, owner: str, request_ids: Sequence[int], lease_s: float
+    ) -> set[int]:
+        """Extend the leases of these requests while `owner` holds them."""
+        if not request_ids:
+            return set()
+        result = await self._run(
+            "UPDATE requests SET lease_until = ? WHERE owner = ? AND state = 'running' "
+            f"AND id IN ({marks(len(request_ids))}) RETURNING id",
+            (time.time() + lease_s, owner, *request_ids),
+        )
+        return {int(row[0]) for row in result.rows}
+
+    async def checkpoint_request(
+        self, request_id: int, owner: str, step: Step, checkpoint: Mapping[str, Any]
+    ) -> bool:
+        """Record how far the request got; False when `owner` no longer holds it."""
+        return await self._changed(
+            "UPDATE requests SET step = ?, checkpoint = ?, updated_at = ? "
+            "WHERE id = ? AND owner = ? AND state = 'running'",
+            (step, json.dumps(dict(checkpoint), ensure_ascii=False), time.time(), request_id,
+             owner),
+        )  # fmt: skip
+
+    async def finish_request(
+        self, request_id: int, owner: str, state: RequestState, detail: str | None = None
+    ) -> bool:
+        """End the request (done or failed); False when `owner` no longer holds it."""
+        done = await self._changed(
+            "UPDATE requests SET state = ?, detail = ?, owner = NULL, lease_until = 0, "
+            "updated_at = ? WHERE id = ? AND owner = ? AND state = 'running'",
+            (state, detail, time.time(), request_id, owner),
+        )
+        await self.notify_work()  # the chat's next request may run now
+        return done
+
+    async def release_requests(self, owner: str) -> int:
+        """Give up `owner`'s leases at once; the requests stay where they got to."""
+        result = await self._run(
+            "UPDATE requests SET owner = NULL, lease_until = 0 "
+            "WHERE owner = ? AND state = 'running'",
+            (owner,),
+        )
+        await self.notify_work()
+        return result.changed
+
+    # --- render jobs ---------------------------------------------------------------------
+
+    async def save_job(self, job: RenderJob) -> None:
+        """Create or update a render job (a known output URL is kept)."""
+        now = time.time()
+        await self._run(
+            "INSERT INTO jobs (job_id, chat, backend, state, progress, output_url, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET "
+            "state = excluded.state, progress = excluded.progress, "
+            "output_url = COALESCE(excluded.output_url, jobs.output_url), "
+            "updated_at = excluded.updated_at",
+            (job.job_id, str(job.chat), job.backend, job.state, job.progress, job.output_url,
+             now, now),
+        )  # fmt: skip
+
+    async def get_job(self, job_id: str) -> RenderJob | None:
+        """A render job by id."""
+        row = await self._one(
+            "SELECT job_id, chat, backend, state, progress, output_url FROM jobs WHERE job_id = ?",
+            (job_id,),
+        )
+        if row is None:
+            return None
+        state: JobState = row[3]
+        return RenderJob(row[0], ChatKey.parse(row[1]), row[2], state, row[4], row[5])
+
+    # --- platform updates ----------------------------------------------------------------
+
+    async def mark_update(self, platform: str, update_id: str) -> bool:
+        """Record a platform update id; True the first time, False if already handled."""
+        return await self._changed(
+            "INSERT INTO handled_updates (platform, update_id, handled_at) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (platform, update_id, time.time()),
+        )
+
+    async def receive_update(self, platform: str, update_id: str, payload: str) -> bool:
+        """Keep a raw update until it is handled; False if it was received before."""
+        return await self._changed(
+            "INSERT INTO inbox (platform, update_id, payload, received_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (platform, update_id, payload, time.time()),
+        )
+
+    async def update_handled(self, platform: str, update_id: str) -> None:
+        """The update was answered or queued: it need not be handled again."""
+        await self._run(
+            "UPDATE inbox SET handled_at = ?, payload = '' WHERE platform = ? AND update_id = ?",
+            (time.time(), platform, update_id),
+        )
+
+    async def unhandled_updates(self, platform: str) -> list[tuple[str, str]]:
+        """(update id, payload) of updates received but never handled, oldest first."""
+        result = await self._run(
+            "SELECT update_id, payload FROM inbox WHERE platform = ? AND handled_at IS NULL "
+            f"ORDER BY {self.inbox_order}",
+            (platform,),
+        )
+        return [(str(row[0]), str(row[1])) for row in result.rows]
+
+    # --- leadership ----------------------------------------------------------------------
+
+    async def hold_lock(self, name: str, owner: str, ttl_s: float) -> bool:
+        """Take or keep the named lock while free, expired or already `owner`'s."""
+        now = time.time()
+        result = await self._run(
+            "INSERT INTO locks (name, owner, until) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until "
+            "WHERE locks.owner = excluded.owner OR locks.until < ? RETURNING owner",
+            (name, owner, now + ttl_s, now),
+        )
+        return bool(result.rows)
+
+    async def release_lock(self, name: str, owner: str) -> None:
+        """Let the named lock go, if `owner` holds it."""
+        await self._run("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner))
+
+    # --- a public bot: the block list, usage, the operator's views ---------------------
+
+    async def block_user(self, user: str, by: str) -> None:
+        """Block "platform:id" from using the bot (`by`: the admin who did it)."""
+        await self._run(
+            "INSERT INTO blocked_users (user_key, blocked_by, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (user_key) DO NOTHING",
+            (user, by, time.time()),
+        )
+
+    async def unblock_user(self, user: str) -> bool:
+        """Lift a block; False when the user was not blocked."""
+        return await self._changed("DELETE FROM blocked_users WHERE user_key = ?", (user,))
+
+    async def is_blocked(self, user: str) -> bool:
+        """Whether "platform:id" is blocked."""
+        return (
+            await self._one("SELECT 1 FROM blocked_users WHERE user_key = ?", (user,)) is not None
+        )
+
+    async def blocked_users(self) -> list[str]:
+        """Every blocked "platform:id", oldest block first."""
+        result = await self._run("SELECT user_key FROM blocked_users ORDER BY created_at, user_key")
+        return [str(row[0]) for row in result.rows]
+
+    async def add_clip(self, clip: ClipRecord) -> None:
+        """Record a delivered clip."""
+        await self._run(
+            "INSERT INTO clips (user_key, chat, seconds, render_s, size_bytes, delivery, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (clip.user, str(clip.chat), clip.seconds, clip.render_s, clip.size_bytes,
+             clip.delivery, clip.at),
+        )  # fmt: skip
+
+    async def clips_since(self, since: float, user: str | None = None) -> list[ClipRecord]:
+        """Clips delivered at or after `since` (Unix time), of one user or of everyone."""
+        sql = (
+            "SELECT user_key, chat, seconds, render_s, size_bytes, delivery, created_at "
+            "FROM clips WHERE created_at >= ?"
+        )
+        params: tuple[object, ...] = (since,)
+        if user is not None:
+            sql, params = sql + " AND user_key = ?", (since, user)
+        rows = (await self._run(sql + " ORDER BY created_at", params)).rows
+        return [
+            ClipRecord(r[0], ChatKey.parse(r[1]), float(r[2]), float(r[3]), r[4], r[5], float(r[6]))
+            for r in rows
+        ]
+
+    async def add_credit_spend(self, user: str, credits: float, at: float) -> None:
+        """Record backend credits a user's request spent."""
+        await self._run(
+            "INSERT INTO credit_spend (user_key, credits, created_at) VALUES (?, ?, ?)",
+            (user, credits, at),
+        )
+
+    async def credits_spent(self, user: str, since: float) -> float:
+        """The credits a user spent at or after `since`."""
+        row = await self._one(
+            "SELECT COALESCE(SUM(credits), 0) FROM credit_spend "
+            "WHERE user_key = ? AND created_at >= ?",
+            (user, since),
+        )
+        return float(row[0]) if row else 0.0
+
+    async def request_outcomes(self, since: float) -> dict[tuple[RequestState, str | None], int]:
+        """Requests made at or after `since`, counted by (state, detail)."""
+        result = await self._run(
+            "SELECT state, detail, COUNT(*) FROM requests WHERE created_at >= ? "
+            "GROUP BY state, detail",
+            (since,),
+        )
+        return {(row[0], row[1]): int(row[2]) for row in result.rows}
+
+    async def recent_requests(self, limit: int) -> list[StoredRequest]:
+        """The latest requests, newest first."""
+        result = await self._run(
+            f"SELECT {REQUEST_COLUMNS} FROM requests ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [request_from_row(row) for row in result.rows]
+
+    async def ping(self) -> None:
+        """Raise when the store cannot be reached (the health check)."""
+        await self._run("SELECT 1")
+
+    # --- upkeep --------------------------------------------------------------------------
+
+    async def prune(self, before: float) -> Mapping[str, int]:
+        """Forget what ended before `before`: requests (an unfinished one untouched that
+        long is dead: its platform is gone), render jobs, handled updates."""
+        counts: dict[str, int] = {}
+        for name, sql in (
+            ("requests", "DELETE FROM requests WHERE updated_at < ?"),
+            ("jobs", "DELETE FROM jobs WHERE updated_at < ?"),
+            ("updates", "DELETE FROM handled_updates WHERE handled_at < ?"),
+            ("inbox", "DELETE FROM inbox WHERE handled_at IS NOT NULL AND handled_at < ?"),
+        ):
+            counts[name] = (await self._run(sql, (before,))).changed
+        return counts
