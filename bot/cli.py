@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("images", nargs="+", metavar="IMAGE")
     animate.add_argument("--prompt", default="", help="what to make, in words")
     animate.add_argument("--out", default=None, help="where to write the MP4")
-    animate.add_argument("--backend", choices=["local", "nemo"], default=None)
+    animate.add_argument("--backend", choices=["local", "nemo", "model"], default=None)
     animate.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser
 
@@ -53,7 +53,13 @@ def _animate(args: argparse.Namespace) -> int:
     overrides = {"backend": args.backend} if args.backend else {}
     settings = _settings(**overrides)
     out = Path(args.out).expanduser() if args.out else default_out(images[0])
-    outcome = asyncio.run(animate(settings, images, args.prompt, out, quiet=args.quiet))
+    from bot.errors import BackendStartError
+
+    try:
+        outcome = asyncio.run(animate(settings, images, args.prompt, out, quiet=args.quiet))
+    except BackendStartError as exc:
+        print(f"clipbot: {exc}", file=sys.stderr)
+        return 1
     if outcome.video is None:
         print(outcome.message, file=sys.stderr)
         return 1
@@ -66,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "animate":
         return _animate(args)
-    from bot.errors import AdapterStartError
+    from bot.errors import AdapterStartError, BackendStartError
 
     settings = _settings()
     try:
@@ -77,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.app.serve import serve
 
         return asyncio.run(serve(settings, terminal=args.command == "chat"))
-    except AdapterStartError as exc:
+    except (AdapterStartError, BackendStartError) as exc:
         print(f"clipbot: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

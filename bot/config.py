@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     )
 
     # --- core -------------------------------------------------------------------------
-    backend: Literal["local", "nemo"] = Field("local", alias="CLIPBOT_BACKEND")
+    backend: Literal["local", "nemo", "model"] = Field("local", alias="CLIPBOT_BACKEND")
     data_dir: Path = Field(Path("./data"), alias="CLIPBOT_DATA_DIR")
     # Empty: the SQLite file in the data dir (one process). postgresql://user:pass@host/db:
     # PostgreSQL, shared by every `clipbot run` and `clipbot worker` of the bot.
@@ -97,6 +97,25 @@ class Settings(BaseSettings):
     music_lufs: float = Field(-16.0, alias="CLIPBOT_MUSIC_LOUDNESS")
     # Longest video or animated GIF the local renderer takes, in seconds.
     max_input_seconds: float = Field(60.0, alias="CLIPBOT_MAX_INPUT_SECONDS")
+
+    # --- local AI model (CLIPBOT_BACKEND=model, the [model] extra) --------------------
+    # A diffusers image-to-video folder (save_pretrained / hf download), or a hub id.
+    model_path: str | None = Field(None, alias="CLIPBOT_MODEL")
+    # Only with this may CLIPBOT_MODEL be a hub id that is downloaded (once, into the cache).
+    model_download: bool = Field(False, alias="CLIPBOT_MODEL_DOWNLOAD")
+    # "cuda" (the default when there is one), "cuda:1", "cpu" (slow: on purpose only), "mps".
+    model_device: str | None = Field(None, alias="CLIPBOT_MODEL_DEVICE")
+    model_dtype: Literal["auto", "float16", "bfloat16", "float32"] = Field(
+        "auto", alias="CLIPBOT_MODEL_DTYPE"
+    )
+    # For small cards: weights wait in RAM and visit the GPU in turn; the VAE decodes in tiles.
+    model_cpu_offload: bool = Field(False, alias="CLIPBOT_MODEL_CPU_OFFLOAD")
+    model_vae_tiling: bool = Field(False, alias="CLIPBOT_MODEL_VAE_TILING")
+    # Empty: the family's own default (see docs/model.md).
+    model_steps: int | None = Field(None, alias="CLIPBOT_MODEL_STEPS", ge=1, le=1000)
+    model_frames: int | None = Field(None, alias="CLIPBOT_MODEL_FRAMES", ge=2, le=1000)
+    model_fps: int | None = Field(None, alias="CLIPBOT_MODEL_FPS", ge=1, le=60)
+    model_resolution: int | None = Field(None, alias="CLIPBOT_MODEL_RESOLUTION", ge=16, le=2160)
 
     # --- a public bot: access, quotas, the HTTP side server, logs ----------------------
     # "platform:id" lists, comma-separated; empty allow lists let everyone in.

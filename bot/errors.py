@@ -5,6 +5,7 @@ clear message for the user and one log line for the operator.
     ├── BadInput                  the user's file or words cannot be used
     │   └── BadImage              not an image, truncated, a bomb, too small ...
     ├── AdapterStartError         a platform refused the token or cannot be reached
+    ├── BackendStartError         the backend cannot start (the model backend: no model, no GPU)
     └── BackendError              a backend could not do what was asked
         ├── TokenError            1001: bad or expired token (after one refresh)
         ├── SessionLost           1002: the backend forgot the session
@@ -17,6 +18,7 @@ clear message for the user and one log line for the operator.
         │   └── StreamDropped     the chat stream broke off mid-turn
         ├── TurnTimeout           a turn outlasted its limit (or only keep-alives came)
         ├── RenderFailed          an export ended in failure
+        │   └── OutOfMemory       the model's device ran out of memory for this clip
         ├── NothingToExport       the draft has no track with segments
         └── ProtocolError         an answer of a shape we do not know (names the field)
 
@@ -58,6 +60,11 @@ class BadImage(BadInput):
 class AdapterStartError(ClipbotError):
     """A platform adapter could not start; `str(exc)` tells the operator what to check
     and never contains the token."""
+
+
+class BackendStartError(ClipbotError):
+    """The configured backend cannot start; `str(exc)` is one line telling the operator
+    what to check (the model backend: the folder, the family, the device)."""
 
 
 class BackendError(ClipbotError):
@@ -126,6 +133,10 @@ class TurnTimeout(BackendError):
 
 class RenderFailed(BackendError):
     """An export ended in failure."""
+
+
+class OutOfMemory(RenderFailed):
+    """The model's device ran out of memory during a clip; the model stays loaded."""
 
 
 class NothingToExport(BackendError):

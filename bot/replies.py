@@ -33,6 +33,8 @@ def error_reply(exc: BaseException, lang: Lang) -> str:
         return say("err_bad_input", lang, detail=exc.in_language(lang))
     if isinstance(exc, errors.NothingToExport):
         return say("nothing_to_export", lang)
+    if isinstance(exc, errors.OutOfMemory):
+        return say("err_out_of_memory", lang)
     if isinstance(exc, errors.RenderFailed):
         return say("err_render_failed", lang)
     if isinstance(exc, errors.RateLimited):

@@ -42,6 +42,7 @@ def say(key: str, lang: Lang, **values: object) -> str:
     template = catalogue()[key][lang]
     if isinstance(n := values.get("n"), int):
         values.setdefault("files", "1 file" if n == 1 else f"{n} files")
+        values.setdefault("clips", "1 clip" if n == 1 else f"{n} clips")
     return template.format(**values) if values else template
 
 

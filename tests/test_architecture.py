@@ -18,6 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PLATFORM_LIBS = frozenset({"telegram", "discord"})
+#: The [model] extra: only the model backend (and the tiny test pipelines) may use it.
+MODEL_LIBS = frozenset({"torch", "diffusers", "transformers", "accelerate", "huggingface_hub"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,11 @@ RULES = (
         Rule(f"{where}/ imports nothing from the tests or the dev servers", where,
              frozenset({"tests", "fakes"}))
         for where in ("bot", "adapters", "backends", "storage")
+    ),
+    *(
+        Rule(f"{where}/ imports no model library (only backends/model/ does)", where,
+             MODEL_LIBS)
+        for where in ("bot", "adapters", "storage", "backends/local", "backends/nemo")
     ),
 )  # fmt: skip
 
@@ -100,3 +107,20 @@ def test_the_composition_root_is_the_one_exception(tmp_path: Path) -> None:
     wiring.parent.mkdir(parents=True)
     wiring.write_text("from storage.sqlite import SqliteStore\n", encoding="utf-8")
     assert violations(tmp_path, rule) == {}
+
+
+def test_the_default_paths_load_no_model_library() -> None:
+    """Starting the bot, the CLI and every backend but the model's imports no torch (nor
+    does naming the model backend, until it is opened)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bot.cli, bot.app.core, bot.app.serve, backends.local.backend, "
+        "backends.nemo.backend, backends.model; "
+        f"print(sorted(m for m in {sorted(MODEL_LIBS)!r} if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"

@@ -23,9 +23,11 @@ def test_every_text_is_in_both_languages_with_the_same_placeholders() -> None:
         assert set(entry) == set(LANGUAGES), key
         assert all(entry[lang].strip() for lang in LANGUAGES), key
         en, zh = (_placeholders(entry[lang]) for lang in LANGUAGES)
-        # "files" is a plural the English text asks for ("1 file"); Chinese counts {n}.
-        if "files" in en:
-            en = en - {"files"} | {"n"}
+        # "files" and "clips" are plurals the English text asks for ("1 file"); Chinese
+        # counts {n}.
+        for plural in ("files", "clips"):
+            if plural in en:
+                en = en - {plural} | {"n"}
         assert en == zh, key
 
 

@@ -9,12 +9,15 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.engine import Engine
+from bot.errors import BackendStartError
 from bot.ports.backend import Backend
 from bot.ports.store import Store
 
 
 def make_backend(settings: Settings, store: Store) -> Backend:
     """The configured backend (imported lazily: each pulls in heavy libraries)."""
+    if settings.backend == "model":
+        raise BackendStartError("The model backend loads its weights first: use start_backend.")
     if settings.backend == "nemo":
         from backends.nemo import create_backend
 
@@ -22,6 +25,16 @@ def make_backend(settings: Settings, store: Store) -> Backend:
     from backends.local.backend import LocalBackend
 
     return LocalBackend(settings, store)
+
+
+async def start_backend(settings: Settings, store: Store) -> Backend:
+    """The configured backend, ready to work: the model backend loads its weights first
+    (in a thread) and raises `BackendStartError` with one line when it cannot."""
+    if settings.backend == "model":
+        from backends.model import open_backend
+
+        return await open_backend(settings)
+    return make_backend(settings, store)
 
 
 async def open_store(settings: Settings, *, memory: bool = False) -> Store:
@@ -59,7 +72,7 @@ async def open_core(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = await open_store(settings, memory=memory)
     try:
-        backend = backend or make_backend(settings, store)
+        backend = backend or await start_backend(settings, store)
         engine = Engine(settings, backend, store)
         try:
             yield Core(settings, store, backend, engine)

@@ -83,6 +83,13 @@ def _failed(exc: BaseException) -> bool:
     return isinstance(exc, Exception) and not isinstance(exc, LeaseLost)
 
 
+def _stage_words(event: ExportProgress, lang: Lang) -> str:
+    """The status line of an export stage: waiting for the device shows the place in line."""
+    if event.stage == "queued" and event.ahead:
+        return say("stage_waiting_device", lang, n=event.ahead)
+    return say("stage_downloading" if event.stage == "downloading" else "stage_rendering", lang)
+
+
 class Exporter:
     """Renders a chat's project and delivers the clip, recording the render job."""
 
@@ -128,8 +135,7 @@ class Exporter:
                     if event.ref and event.ref != work.checkpoint.get("render"):
                         # The render now exists on the backend: a resume polls it.
                         await work.save("exporting", render=event.ref)
-                    key = "stage_downloading" if event.stage == "downloading" else "stage_rendering"
-                    reporter.stage(say(key, lang))
+                    reporter.stage(_stage_words(event, lang))
                     reporter.percent(event.percent)
                     if event.stage != job.state:
                         job = replace(job, state=event.stage, progress=event.percent)

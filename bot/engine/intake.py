@@ -106,6 +106,10 @@ class Engine:
         self._live[request_id] = channel
         self._live_platforms.add(message.chat.platform)
         self.start()
+        if where.intent == "new" and self.workers.stop_export(message.chat):
+            log.info("chat %s: /new stops the clip being made", message.chat)
+            await channel.send_text(say("new_stops_export", lang))
+            return
         ahead = await self._deps.store.unfinished_requests(message.chat) - 1
         if ahead > 0:
             await channel.send_text(say("queued", lang, n=ahead))

@@ -75,6 +75,10 @@ class Workers:
         self._on_finished = on_finished
         self.owner = worker_name()
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        # The requests running here, and those /new stopped (they end as failed, not
+        # left for a resume).
+        self._works: dict[int, Work] = {}
+        self._stopped: set[int] = set()
         self._paces: dict[ChatKey, Pace] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._beat_task: asyncio.Task[None] | None = None
@@ -82,6 +86,16 @@ class Workers:
         self._stopping = False
         self._idle = asyncio.Event()
         self._idle.set()
+
+    def stop_export(self, chat: ChatKey) -> bool:
+        """/new: stop the chat's request running here if it is rendering (a render is
+        reproducible, an agent's turn is not: turns are never cut). True if stopped."""
+        for request_id, work in self._works.items():
+            task = self._tasks.get(request_id)
+            if work.chat == chat and work.step == "exporting" and task and not task.done():
+                self._stopped.add(request_id)
+                return task.cancel()
+        return False
 
     @property
     def running(self) -> int:
@@ -186,7 +200,10 @@ class Workers:
         try:
             await self._run(stored)
         except asyncio.CancelledError:
-            if not self._stopping:
+            if stored.id in self._stopped and not self._stopping:
+                log.info("request %s stopped by /new", stored.id)
+                await self._finish(stored, Outcome(False, "stopped by /new"))
+            elif not self._stopping:
                 log.info("request %s stopped (lease lost)", stored.id)
         except LeaseLost:
             log.warning("request %s: another worker took it over", stored.id)
@@ -194,6 +211,8 @@ class Workers:
             log.exception("request %s ended in an unexpected error", stored.id)
         finally:
             self._tasks.pop(stored.id, None)
+            self._works.pop(stored.id, None)
+            self._stopped.discard(stored.id)
             if not self._tasks:
                 self._idle.set()
 
@@ -225,6 +244,7 @@ class Workers:
         if work.resumed:
             log.info("request %s: resuming at step %s", stored.id, stored.step)
         pace = self._paces.setdefault(message.chat, Pace())
+        self._works[stored.id] = work
         # What the request spends (Nemo's credits) is charged to whoever asked.
         async with self._deps.gate.metered(message, route.intent):
             outcome = await self._runner.run(work, pace, platform)

@@ -142,11 +142,13 @@ ExportStage = Literal["submitted", "queued", "rendering", "downloading"]
 class ExportProgress:
     """An export is under way; `percent` is 0-100 when known. `ref` names the render
     on the backend once it exists (Nemo's render id), so a resumed export can follow it
-    instead of starting another."""
+    instead of starting another. `ahead`: while "queued", how many clips (of any chat)
+    are before this one on the backend's device."""
 
     stage: ExportStage
     percent: float | None = None
     ref: str | None = None
+    ahead: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,10 +168,10 @@ ExportEvent = ExportProgress | ExportDone
 
 
 class Backend(Protocol):
-    """What the engine needs of a backend. Implemented by `backends.nemo.NemoBackend`
-    and `backends.local.LocalBackend`."""
+    """What the engine needs of a backend. Implemented by `backends.nemo.NemoBackend`,
+    `backends.local.LocalBackend` and `backends.model.ModelBackend`."""
 
-    #: "nemo" or "local"; also the key under which sessions are stored.
+    #: "nemo", "local" or "model"; also the key under which sessions are stored.
     name: str
 
     async def open_session(self, language: Lang) -> BackendSession:
