@@ -67,6 +67,8 @@ class Route:
 
     intent: Intent
     text: str = ""
+    #: This request makes a clip of its own, in a new project (one of a batch).
+    fresh: bool = False
 
 
 def _command(text: str) -> Route | None:
@@ -103,6 +105,20 @@ def _chinese_intent(text: str) -> Intent | None:
                 if not rest:
                     return intent
     return None
+
+
+#: "One clip per photo" instead of one slideshow of them all (English and Chinese).
+_BATCH = re.compile(
+    r"\b(?:each|separately|individually"
+    r"|one (?:clip |video )?(?:per|for each) (?:photo|picture|image|file))\b"
+    r"|分别|每张|各自|单独|逐张",
+    re.IGNORECASE,
+)
+
+
+def asks_one_each(text: str) -> bool:
+    """True when the words ask for one clip per photo ("each", "分别"…)."""
+    return bool(_BATCH.search(text))
 
 
 def route(text: str, has_attachments: bool = False) -> Route:

@@ -19,12 +19,22 @@ from bot.gate import Gate, Pending
 from bot.ports.backend import Backend
 from bot.ports.chat import ChatKey, IncomingMessage, OutgoingChannel, Platform
 from bot.ports.store import ChatSettings, NewRequest, RequestState, Store, StoredRequest
-from bot.routing import route
+from bot.routing import Route, asks_one_each, route
 from bot.sessions import Sessions
 from bot.sharing import ShareLinks
 from bot.words import Lang, say
 
 log = logging.getLogger(__name__)
+
+
+def one_each(message: IncomingMessage, where: Route) -> list[IncomingMessage]:
+    """The message as one request per photo (or video) when it asks for "each", every one
+    with the audio sent beside; else the message alone (one slideshow)."""
+    visual = [a for a in message.attachments if a.kind in ("image", "video")]
+    if where.intent != "upload" or len(visual) < 2 or not asks_one_each(message.text):
+        return [message]
+    others = tuple(a for a in message.attachments if a not in visual)
+    return [replace(message, attachments=(a, *others)) for a in visual]
 
 
 class Engine:
@@ -98,19 +108,23 @@ class Engine:
         except ClipbotError as exc:
             await self._runner.report(channel, message.chat, lang, exc)
             return
-        summary = message.text or f"[{len(message.attachments)} file(s)]"
-        payload = encode(message, channel.address, where, lang)
-        request_id = await self._deps.store.add_request(
-            NewRequest(message.chat, message.sender.id, summary, payload)
-        )
-        self._live[request_id] = channel
+        items = one_each(message, where)
+        if len(items) > 1:
+            await channel.send_text(say("batch_started", lang, n=len(items)))
+        for item in items:
+            summary = item.text or f"[{len(item.attachments)} file(s)]"
+            payload = encode(item, channel.address, replace(where, fresh=len(items) > 1), lang)
+            request_id = await self._deps.store.add_request(
+                NewRequest(item.chat, item.sender.id, summary, payload)
+            )
+            self._live[request_id] = channel
         self._live_platforms.add(message.chat.platform)
         self.start()
         if where.intent == "new" and self.workers.stop_export(message.chat):
             log.info("chat %s: /new stops the clip being made", message.chat)
             await channel.send_text(say("new_stops_export", lang))
             return
-        ahead = await self._deps.store.unfinished_requests(message.chat) - 1
+        ahead = await self._deps.store.unfinished_requests(message.chat) - len(items)
         if ahead > 0:
             await channel.send_text(say("queued", lang, n=ahead))
 

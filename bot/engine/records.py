@@ -36,6 +36,7 @@ def encode(
         },
         "intent": route.intent,
         "instruction": route.text,
+        "fresh": route.fresh,
         "lang": lang,
     }
 
@@ -69,6 +70,6 @@ def decode(payload: Mapping[str, Any]) -> tuple[IncomingMessage, ReplyAddress, R
     return (
         message,
         address,
-        Route(intent, str(payload.get("instruction", ""))),
+        Route(intent, str(payload.get("instruction", "")), bool(payload.get("fresh"))),
         as_lang(payload.get("lang")),
     )

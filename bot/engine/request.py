@@ -113,6 +113,9 @@ class RequestRunner:
                 return Outcome(True)
             if work.step == "delivered":
                 return Outcome(True)
+            if work.route.fresh and work.step == "start":
+                # One clip of a batch: a project of its own (the chat keeps the last).
+                await deps.sessions.discard(chat)
             session = await deps.sessions.existing(chat)
             status = work.checkpoint.get("status")
             reporter = StatusReporter(

@@ -18,7 +18,7 @@ from bot.ports.backend import (
     ToolCall,
     ToolResult,
 )
-from bot.ports.chat import ChatKey
+from bot.ports.chat import Attachment, ChatKey
 from bot.progress import StatusReporter
 from bot.routing import DEFAULT_PROMPT
 from storage.memory import MemoryStore
@@ -388,3 +388,24 @@ async def test_the_status_message_moves_forward_and_the_session_is_read_once(
         "🎬 Rendering…",
         "📨 Sending the video…",
     ]
+
+
+async def test_photos_with_each_make_one_clip_per_photo(
+    engine: Engine, backend: ScriptedBackend, channel: RecordingChannel
+) -> None:
+    song = Attachment("song.mp3", "audio/mpeg", 10, "audio", photo("song.mp3").ref)
+    await engine.handle(msg("zoom in, each", photo("a.jpg"), photo("b.jpg"), song), channel)
+    await engine.idle()
+    assert channel.texts()[0] == "🎞 2 photos: one clip for each, sent as each is ready."
+    # Each photo in a project of its own, with the music beside it, in the order sent.
+    assert backend.uploads == [
+        ("s1", "a.jpg"), ("s1", "song.mp3"), ("s2", "b.jpg"), ("s2", "song.mp3"),
+    ]  # fmt: skip
+    assert [text for _, text in backend.instructions] == ["zoom in, each", "zoom in, each"]
+    assert len(channel.texts("video")) == 2
+    # The default stays one slideshow: one request, one clip.
+    await engine.handle(msg("zoom in", photo("c.jpg"), photo("d.jpg")), channel)
+    await engine.idle()
+    assert [text for _, text in backend.instructions][-1] == "zoom in"
+    assert len(backend.instructions) == 3
+    assert len(channel.texts("video")) == 3

@@ -139,6 +139,22 @@ async def test_album_is_one_request(
     assert len(fake_api.calls_to("getFile")) == 3
 
 
+async def test_an_album_with_each_gives_one_clip_per_photo(
+    fake_api: FakeBotApi, local: Settings
+) -> None:
+    async with running(local):
+        for i in range(2):
+            caption = f"each, {TINY}" if i == 0 else ""
+            fake_api.push_update(_photo_update(fake_api, PRIVATE, caption, media_group_id="two"))
+        videos = await _videos(fake_api, count=2)
+    assert len(videos) == 2
+    for video in videos:
+        assert video_codec(video.upload("video")) == "h264"
+        assert call_int(video, "duration") == 1
+    said = fake_api.texts(ADA["id"])
+    assert any("one clip for each" in t for t in said)
+
+
 async def test_group_answers_only_when_mentioned(
     fake_api: FakeBotApi, nemo: Settings, nemo_emulator: NemoEmulator
 ) -> None:
