@@ -182,4 +182,5 @@ class StatusReporter:
                 return
             self._changed.clear()
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), self._until_next_tick())
+                async with asyncio.timeout(self._until_next_tick()):
+                    await self._changed.wait()

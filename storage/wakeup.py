@@ -21,4 +21,5 @@ class Wakeup:
     async def wait(self, timeout_s: float) -> None:
         """Return at the next `notify`, or after `timeout_s`."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._event.wait()

@@ -8,12 +8,12 @@ reason — except under `CI=true`, where they must run.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+from bench._pg import database_on
 
 SERVER = os.environ.get("CLIPBOT_TEST_DATABASE_URL", "")
 
@@ -27,28 +27,8 @@ def require_postgres() -> str:
     pytest.skip("no PostgreSQL: set CLIPBOT_TEST_DATABASE_URL (.ci/run starts one)")
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 @asynccontextmanager
 async def fresh_database() -> AsyncIterator[str]:
     """A new empty database on the test server; its URL. Dropped at the end."""
-    import asyncpg
-
-    server = require_postgres()
-    name = f"clipbot_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield _with_database(server, name)
-    finally:
-        admin = await asyncpg.connect(server)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    async with database_on(require_postgres(), "clipbot_test") as url:
+        yield url

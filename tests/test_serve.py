@@ -127,3 +127,19 @@ def test_the_cli_exits_with_the_message(
     assert "Could not reach the Telegram Bot API at http://127.0.0.1:9/bot" in err
     assert "WRONG" not in err
     assert "Traceback" not in err
+
+
+def test_a_worker_without_postgresql_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CLIPBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "999:SECRET")
+    monkeypatch.delenv("CLIPBOT_DATABASE_URL", raising=False)
+    assert main(["worker"]) == 1
+    err = capsys.readouterr().err
+    assert "set CLIPBOT_DATABASE_URL" in err
+    assert "SECRET" not in err
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())

@@ -217,4 +217,5 @@ class TelegramChannel:
                 # A missed chat action is cosmetic: never worth failing the work for.
                 log.debug("sendChatAction failed: %s", exc.message)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), self._action_interval_s)
+                async with asyncio.timeout(self._action_interval_s):
+                    await done.wait()

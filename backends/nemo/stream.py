@@ -183,7 +183,10 @@ async def read_turn(
             now = time.monotonic()
             wait = min(turn_deadline, idle_deadline) - now
             try:
-                sse = await asyncio.wait_for(anext(events), timeout=max(wait, 0.0))
+                # asyncio.timeout, not wait_for: 3.11's wait_for loses a cancellation that
+                # lands as an event arrives (a shutdown would not stop the turn).
+                async with asyncio.timeout(max(wait, 0.0)):
+                    sse = await anext(events)
             except StopAsyncIteration:
                 break
             except TimeoutError as exc:

@@ -112,14 +112,20 @@ async def serve(
             await _until_stopped(stop, term, core.engine.idle)
         finally:
             upkeep.cancel()
-            # Intake ends first; running work gets its grace period while the adapters
-            # can still send; what is left stays queued for the next start.
+            # Intake ends first; running work gets what is left of its grace period
+            # (counted from the signal, as `docker stop` and Kubernetes count it) while
+            # the adapters can still send; what is left stays queued for the next start.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + (settings.shutdown_grace_s if stop.is_set() else 0.0)
             for adapter in started:
                 try:
                     await adapter.stop_receiving()
                 except Exception:
                     log.exception("stopping the %s adapter's intake failed", adapter.name)
-            await core.engine.aclose(settings.shutdown_grace_s if stop.is_set() else 0.0)
+            if stop.is_set():
+                log.info("shutdown: intake stopped in %.1f s",
+                         loop.time() - deadline + settings.shutdown_grace_s)  # fmt: skip
+            await core.engine.aclose(max(0.0, deadline - loop.time()))
             for adapter in reversed(started):
                 try:
                     await adapter.stop()

@@ -20,6 +20,12 @@ log = logging.getLogger(__name__)
 async def work(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
     """Run the workers until SIGTERM / Ctrl-C (or `stop`); then let running requests
     finish for the grace period and leave the rest to the other processes."""
+    if settings.database_url is None or not settings.database_url.get_secret_value():
+        raise AdapterStartError(
+            "A worker shares the queue of `clipbot run` through PostgreSQL: set "
+            "CLIPBOT_DATABASE_URL (the same for every process; see docs/deploy.md). "
+            "With SQLite, one `clipbot run` does all the work."
+        )
     if stop is None:
         stop = asyncio.Event()
         stop_on_signals(stop)

@@ -106,7 +106,8 @@ class CreditMeter:
     async def _await_reading(self, request: _Request) -> None:
         self._wake()
         try:
-            await asyncio.wait_for(asyncio.shield(request.read), READING_WAIT_S)
+            async with asyncio.timeout(READING_WAIT_S):
+                await asyncio.shield(request.read)
         except TimeoutError:
             # The backend is slow to tell: the request goes on, the next reading counts.
             log.warning("credit balance: no reading within %.0f s", READING_WAIT_S)

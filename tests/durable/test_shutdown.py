@@ -92,7 +92,7 @@ async def test_sigterm_past_the_grace_leaves_the_request_for_the_next_start(
         assert await bot.terminate() == 0
         assert time.monotonic() - began < 15, bot.log()  # the grace, then out
         # Interrupted mid-turn: left where it got to, not failed.
-        assert await _requests(data) == [("running", "instructing", None)]
+        assert await _requests(data) == [("running", "instructing", None)], bot.log()
         assert "left for the next start" in bot.log()
 
         await bot.start()
