@@ -34,10 +34,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(**overrides: Any) -> Any:
+    from pydantic import ValidationError
+
     from bot.config import Settings
     from bot.logs import setup_logging
 
-    settings = Settings.load(".env", **overrides)
+    try:
+        settings = Settings.load(".env", **overrides)
+    except ValidationError as exc:
+        # Named by setting, without the values: the input may hold tokens.
+        for error in exc.errors(include_input=False, include_url=False):
+            where = ".".join(str(part) for part in error["loc"])
+            what = error["msg"].removeprefix("Value error, ")
+            print(f"clipbot: {where + ': ' if where else ''}{what}", file=sys.stderr)
+        print("clipbot: fix the setting in .env or the environment (.env.example lists "
+              "them all)", file=sys.stderr)  # fmt: skip
+        raise SystemExit(2) from None
     setup_logging(settings.log_level, settings.secrets(), settings.log_format)
     return settings
 

@@ -106,3 +106,18 @@ def test_lists_of_ids_are_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert settings.http_port is None
     assert settings.quota_clips_per_day == 20  # on by default: a small server is protected
     assert "page-token" in settings.secrets()
+
+
+def test_discord_shards_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_SHARD_COUNT", "4")
+    monkeypatch.setenv("DISCORD_SHARD_IDS", "2, 3")
+    settings = Settings.load(None)
+    assert (settings.discord_shard_count, settings.discord_shard_ids) == (4, (2, 3))
+    monkeypatch.setenv("DISCORD_SHARD_COUNT", "")
+    monkeypatch.setenv("DISCORD_SHARD_IDS", "")
+    settings = Settings.load(None)
+    assert (settings.discord_shard_count, settings.discord_shard_ids) == (None, ())
+    monkeypatch.setenv("DISCORD_SHARD_COUNT", "2")
+    monkeypatch.setenv("DISCORD_SHARD_IDS", "2")
+    with pytest.raises(ValueError, match="from 0 to 1"):
+        Settings.load(None)

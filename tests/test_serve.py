@@ -143,3 +143,20 @@ def test_a_worker_without_postgresql_says_so(
     assert "set CLIPBOT_DATABASE_URL" in err
     assert "SECRET" not in err
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
+
+
+def test_a_bad_setting_is_named_without_its_neighbours_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "999:SECRET-TOKEN")
+    monkeypatch.setenv("CLIPBOT_CONCURRENCY", "lots")
+    with pytest.raises(SystemExit) as exited:
+        main(["run"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "CLIPBOT_CONCURRENCY: Input should be a valid integer" in err
+    assert "SECRET" not in err
+    assert "Traceback" not in err

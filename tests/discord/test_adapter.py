@@ -415,3 +415,19 @@ async def test_a_channel_rebuilt_from_its_stored_address_writes_to_the_same_plac
     await fake.wait_until(lambda: len(fake.in_channel(TEXT_CHANNEL_ID)) >= 1)
     [clip] = fake.in_channel(TEXT_CHANNEL_ID)
     assert clip.files == [("clip.mp4", video.read_bytes())]
+
+
+async def test_a_process_holds_only_its_own_shards(
+    fake: FakeDiscord, settings: Settings, recorder: Recorder, store: SqliteStore
+) -> None:
+    # Shard 1 of 2 here (another process holds shard 0): one gateway connection, which
+    # says which shard it is, and messages on it reach the handler.
+    sharded = settings.model_copy(update={"discord_shard_count": 2, "discord_shard_ids": [1]})
+    adapter = await started(sharded, recorder, store)
+    try:
+        (identify,) = fake.identifies
+        assert identify["shard"] == [1, 2]
+        await fake.send_message("zoom in", guild=False)
+        assert (await recorder.next()).text == "zoom in"
+    finally:
+        await adapter.stop()
