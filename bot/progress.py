@@ -50,9 +50,12 @@ class StatusReporter:
         pace: Pace | None = None,
         message: MessageRef | None = None,
         on_message: Callable[[MessageRef], Awaitable[None]] | None = None,
+        adopt: Awaitable[str | None] | None = None,
     ) -> None:
         """`message`: a status message sent before (a resumed request) to carry on;
-        `on_message`: told the status message once it is sent (to keep it for a resume)."""
+        `on_message`: told the status message once it is sent (to keep it for a resume);
+        `adopt`: a message on its way (the intake's answer; its id, or None if it could
+        not be sent) to carry on once it is out, instead of sending one."""
         self._channel = channel
         self._lang = lang
         self._interval = edit_interval_s
@@ -64,6 +67,7 @@ class StatusReporter:
         self._final: str | None = None
         self._ref: MessageRef | None = message
         self._on_message = on_message
+        self._adopt = adopt
         self._shown = ""
         self._changed = asyncio.Event()
         self._stack = AsyncExitStack()
@@ -150,6 +154,20 @@ class StatusReporter:
             until = min(until, (math.floor(elapsed / self._still) + 1) * self._still - elapsed)
         return max(0.01, until)
 
+    async def _adopt_message(self, adopt: Awaitable[str | None]) -> None:
+        try:
+            ref = await adopt
+        except Exception:
+            ref = None
+        if ref is None:
+            return
+        self._ref = MessageRef(ref)
+        if self._on_message is not None:
+            try:
+                await self._on_message(self._ref)
+            except Exception:  # kept for a resume only: never worth stopping the work
+                log.warning("could not record the status message", exc_info=True)
+
     async def _show(self, text: str) -> None:
         loop = asyncio.get_running_loop()
         try:
@@ -167,6 +185,8 @@ class StatusReporter:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        if self._adopt is not None and self._ref is None:
+            await self._adopt_message(self._adopt)
         while True:
             if self._final is not None and self._ref is None:
                 return  # nothing was ever shown: no "done" message out of the blue

@@ -1,1 +1,1 @@
-"""Persistence: what must survive a restart, in SQLite through aiosqlite."""
+"""Persistence: what must survive a restart, in SQLite (one process) or PostgreSQL."""

@@ -1,5 +1,11 @@
-"""`Store` on SQLite through aiosqlite: one connection for the app's life, WAL,
+"""`Store` on SQLite: one connection for the app's life on a thread of its own, WAL,
 migrations counted by `PRAGMA user_version`; the queries are `storage.sql`'s.
+
+Statements that arrive while the thread is busy go together: one trip to the thread,
+one commit, each statement's own result (a burst of 1000 chats costs a few trips, not
+4000 — aiosqlite takes one per call, each waiting for the event loop to let go of the
+GIL). A batch in which a statement fails is rolled back and run again one statement,
+one commit at a time, so every statement keeps its own outcome.
 
 SQLite is the one-process default: a claim is one `UPDATE … RETURNING` statement, and
 workers are woken in-process. Several processes share a queue through PostgreSQL.
@@ -10,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from typing import Any, TypeVar
 
 from bot.ports.store import StoredRequest
 from storage.sql import OPEN, REQUEST_COLUMNS, Result, SqlStore, marks, request_from_row
@@ -159,53 +165,81 @@ class SqliteStore(SqlStore):
 
     inbox_order = "received_at, rowid"
 
-    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, db: sqlite3.Connection, thread: ThreadPoolExecutor, path: Path) -> None:
         self._db = db
+        self._thread = thread
         self._path = path
         self._worker_lock: int | None = None
-        self._lock = asyncio.Lock()
+        self._waiting: list[_Statement] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._closed = False
         self._wakeup = Wakeup()
 
     @classmethod
     async def open(cls, path: Path | str) -> SqliteStore:
         """Open (creating if needed) the database and bring its schema up to date."""
         path = Path(path)
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path)
+        thread = ThreadPoolExecutor(1, thread_name_prefix="clipbot-sqlite")
         try:
-            if str(path) != ":memory:":
-                # It holds the backend token: readable by this user only.
-                os.chmod(path, 0o600)
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute("PRAGMA busy_timeout=5000")
-            await _migrate(db)
+            db = await _on(thread, _connect, path)
         except BaseException:
-            await db.close()
+            thread.shutdown(wait=False)
             raise
-        return cls(db, path)
+        return cls(db, thread, path)
 
     async def close(self) -> None:
-        """Close the connection (and give up the worker lock)."""
-        await self._db.close()
+        """Close the connection (and give up the worker lock); again: nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        await _on(self._thread, self._db.close)
+        self._thread.shutdown(wait=True)
         if self._worker_lock is not None:
             os.close(self._worker_lock)
             self._worker_lock = None
 
     async def schema_version(self) -> int:
         """The schema version (`PRAGMA user_version`)."""
-        return await _user_version(self._db)
+        return await _on(self._thread, _user_version, self._db)
 
     async def _run(self, sql: str, params: Sequence[object] = ()) -> Result:
-        """One statement, its rows read, committed: never interleaved with another
-        task's statement on the one connection."""
-        async with self._lock:
-            async with self._db.execute(sql, params) as cur:
-                rows: list[Sequence[Any]] = list(await cur.fetchall())
-                result = Result(rows, cur.rowcount)
-            await self._db.commit()
-        return result
+        """One statement, its rows read, committed, in the order the calls came."""
+        if self._closed:
+            raise ConnectionError("the SQLite store is closed")
+        done: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Statement(sql, tuple(params), done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="clipbot-sqlite")
+        return await done
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            # A caller cancelled before its statement left: it never runs (as when it
+            # was cancelled waiting for a lock).
+            batch = [st for st in self._waiting if not st.done.done()]
+            self._waiting = []
+            if not batch:
+                continue
+            try:
+                outcomes: list[Result | BaseException] = await _on(
+                    self._thread, _execute, self._db, [(st.sql, st.params) for st in batch]
+                )
+            except BaseException as exc:  # the thread itself failed: no caller hangs
+                outcomes = [exc] * len(batch)
+                if isinstance(exc, asyncio.CancelledError):
+                    for statement in [*batch, *self._waiting]:
+                        statement.done.cancel()
+                    self._waiting = []
+                    raise
+            for statement, outcome in zip(batch, outcomes, strict=True):
+                if statement.done.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    statement.done.set_exception(outcome)
+                else:
+                    statement.done.set_result(outcome)
 
     # --- the dialect's own: the claim, the dead workers' leases, the wake-ups ------------
 
@@ -266,14 +300,76 @@ def _take_lock(path: Path) -> int | None:
     return fd
 
 
-async def _user_version(db: aiosqlite.Connection) -> int:
-    async with db.execute("PRAGMA user_version") as cur:
-        row = await cur.fetchone()
+_T = TypeVar("_T")
+
+
+class _Statement:
+    __slots__ = ("done", "params", "sql")
+
+    def __init__(self, sql: str, params: tuple[object, ...], done: asyncio.Future[Result]):
+        self.sql, self.params, self.done = sql, params, done
+
+
+async def _on(thread: ThreadPoolExecutor, fn: Callable[..., _T], *args: Any) -> _T:
+    return await asyncio.get_running_loop().run_in_executor(thread, fn, *args)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    # Used from the store's one thread only; autocommit off: a batch is one transaction.
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
+    try:
+        if str(path) != ":memory:":
+            # It holds the backend token: readable by this user only.
+            os.chmod(path, 0o600)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        _migrate(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _execute(
+    db: sqlite3.Connection, statements: list[tuple[str, tuple[object, ...]]]
+) -> list[Result | BaseException]:
+    """Run the statements in one transaction; when one fails, again one at a time."""
+    if len(statements) > 1:
+        try:
+            results = [_statement(db, sql, params) for sql, params in statements]
+            db.commit()
+            return list(results)
+        except sqlite3.Error:
+            db.rollback()
+    outcomes: list[Result | BaseException] = []
+    for sql, params in statements:
+        try:
+            outcomes.append(_statement(db, sql, params))
+            db.commit()
+        except sqlite3.Error as exc:
+            db.rollback()
+            outcomes.append(exc)
+    return outcomes
+
+
+def _statement(db: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> Result:
+    cur = db.execute(sql, params)
+    try:
+        return Result(list(cur.fetchall()), cur.rowcount)
+    finally:
+        cur.close()
+
+
+def _user_version(db: sqlite3.Connection) -> int:
+    row = db.execute("PRAGMA user_version").fetchone()
     return int(row[0]) if row else 0
 
 
-async def _migrate(db: aiosqlite.Connection) -> None:
-    version = await _user_version(db)
+def _migrate(db: sqlite3.Connection) -> None:
+    version = _user_version(db)
     if version > len(MIGRATIONS):
         raise RuntimeError(
             f"database schema {version} is newer than this Clipbot knows ({len(MIGRATIONS)})"
@@ -281,4 +377,4 @@ async def _migrate(db: aiosqlite.Connection) -> None:
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         # executescript commits first; the version bump is inside the same script so a
         # crash never leaves a half-applied migration counted as done.
-        await db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+        db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")

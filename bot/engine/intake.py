@@ -4,6 +4,7 @@ order, chats side by side, in this process or another."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 
@@ -12,7 +13,7 @@ from bot.config import Settings
 from bot.engine.export import Exporter
 from bot.engine.records import encode
 from bot.engine.request import Outcome, RequestRunner
-from bot.engine.work import Deps
+from bot.engine.work import Deps, Received
 from bot.engine.workers import Workers, WorkerSettings
 from bot.errors import ClipbotError, SessionLost
 from bot.gate import Gate, Pending
@@ -54,7 +55,7 @@ class Engine:
         self._platforms: dict[str, Platform] = dict(platforms or {})
         # Channels of requests received here, while they run here (no need to build them
         # again from the stored address); and the platforms they belong to.
-        self._live: dict[int, OutgoingChannel] = {}
+        self._live: dict[int, Received] = {}
         self._live_platforms: set[str] = set()
         self.workers = Workers(
             self._deps,
@@ -109,24 +110,49 @@ class Engine:
             await self._runner.report(channel, message.chat, lang, exc)
             return
         items = one_each(message, where)
+        ack: asyncio.Future[str | None] | None = None
         if len(items) > 1:
             await channel.send_text(say("batch_started", lang, n=len(items)))
+        elif where.intent != "new":
+            # Answered at once, while the request is written: next in line, or starting.
+            # The worker carries the answer on as the request's status message.
+            ahead = await self._deps.store.unfinished_requests(message.chat)
+            ack = asyncio.ensure_future(self._acknowledge(channel, lang, ahead))
         for item in items:
             summary = item.text or f"[{len(item.attachments)} file(s)]"
             payload = encode(item, channel.address, replace(where, fresh=len(items) > 1), lang)
-            request_id = await self._deps.store.add_request(
-                NewRequest(item.chat, item.sender.id, summary, payload)
-            )
-            self._live[request_id] = channel
+            try:
+                request_id = await self._deps.store.add_request(
+                    NewRequest(item.chat, item.sender.id, summary, payload)
+                )
+            except BaseException:
+                if ack is not None:
+                    ack.cancel()
+                raise
+            self._live[request_id] = Received(channel, ack)
         self._live_platforms.add(message.chat.platform)
         self.start()
         if where.intent == "new" and self.workers.stop_export(message.chat):
             log.info("chat %s: /new stops the clip being made", message.chat)
             await channel.send_text(say("new_stops_export", lang))
             return
-        ahead = await self._deps.store.unfinished_requests(message.chat) - len(items)
-        if ahead > 0:
-            await channel.send_text(say("queued", lang, n=ahead))
+        if ack is not None:
+            await asyncio.shield(ack)  # this chat's next message waits for it, in order
+        else:
+            waiting = await self._deps.store.unfinished_requests(message.chat) - len(items)
+            if waiting > 0:
+                await channel.send_text(say("queued", lang, n=waiting))
+
+    @staticmethod
+    async def _acknowledge(channel: OutgoingChannel, lang: Lang, ahead: int) -> str | None:
+        """Say the request is taken; the message's id (None when it could not be sent:
+        the worker then sends a status message of its own)."""
+        text = say("queued", lang, n=ahead) if ahead > 0 else say("stage_received", lang)
+        try:
+            return (await channel.send_text(text)).id
+        except Exception:
+            log.warning("could not acknowledge a request", exc_info=True)
+            return None
 
     async def pending(self, message: IncomingMessage | None = None) -> list[Pending]:
         """The requests queued or running (in every process): those of the message's chat
@@ -203,6 +229,9 @@ class Engine:
             await deps.sessions.forget(chat)
             await channel.send_text(say("no_project", lang))
             return
-        await channel.send_text(
-            timeline.summary(timeline.parse(state.draft), lang), replies.result_buttons(lang)
-        )
+        parsed = timeline.parse(state.draft)
+        if not parsed.tracks and await deps.store.unfinished_requests(chat) > 0:
+            # Opened, still empty: the first request is on its way into it.
+            await channel.send_text(say("project_starting", lang))
+            return
+        await channel.send_text(timeline.summary(parsed, lang), replies.result_buttons(lang))

@@ -124,7 +124,8 @@ class RequestRunner:
                 edit_interval_s=deps.settings.status_edit_interval_s,
                 still_working_s=deps.settings.still_working_interval_s,
                 pace=pace,
-                message=MessageRef(str(status)) if work.resumed and status else None,
+                message=MessageRef(str(status)) if status else None,
+                adopt=asyncio.shield(work.ack) if work.ack and not status else None,
                 on_message=lambda ref: work.save(work.step, status=ref.id),
             )
             async with reporter:

@@ -3,6 +3,7 @@ while it runs (decoded from the store, with its checkpoint), and its status mess
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,15 @@ from bot.words import Lang
 class LeaseLost(Exception):
     """This process no longer holds the request (its lease ran out and another worker
     took it over): stop here, saying nothing, recording nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A request received in this process, while it waits or runs here: the channel it
+    came on, and the acknowledgement on its way (its message becomes the status)."""
+
+    channel: OutgoingChannel
+    ack: asyncio.Future[str | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +69,8 @@ class Work:
     #: Claimed before (by this process before a restart, or by one that died).
     resumed: bool = False
     saver: SaveFn | None = None
+    #: the intake's answer on its way, when received in this process: the status message
+    ack: asyncio.Future[str | None] | None = None
     #: when the message arrived (Unix time): the start of the time to the clip
     received_at: float = field(default_factory=time.time)
 

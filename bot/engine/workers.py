@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from bot.engine.records import decode
 from bot.engine.request import Outcome, RequestRunner
-from bot.engine.work import Deps, LeaseLost, Work
-from bot.ports.chat import ChatKey, OutgoingChannel, Platform
+from bot.engine.work import Deps, LeaseLost, Received, Work
+from bot.ports.chat import ChatKey, Platform
 from bot.ports.store import RequestState, Step, StoredRequest
 from bot.progress import Pace
 from bot.words import say
@@ -61,7 +61,7 @@ class Workers:
         deps: Deps,
         runner: RequestRunner,
         platforms: Mapping[str, Platform],
-        live: Callable[[int], OutgoingChannel | None],
+        live: Callable[[int], Received | None],
         served: Callable[[], list[str]],
         settings: WorkerSettings,
         on_finished: Callable[[StoredRequest, Outcome], Awaitable[None]] | None = None,
@@ -86,6 +86,9 @@ class Workers:
         self._stopping = False
         self._idle = asyncio.Event()
         self._idle.set()
+        # Set once the leases of dead workers are freed: no claim comes before that (a
+        # request claimed first and freed after would run twice).
+        self._recovered = asyncio.Event()
 
     def stop_export(self, chat: ChatKey) -> bool:
         """/new: stop the chat's request running here if it is rendering (a render is
@@ -154,6 +157,8 @@ class Workers:
                 log.info("%d interrupted request(s) to resume", freed)
         except Exception:
             log.exception("could not free the leases of earlier workers (they will expire)")
+        finally:
+            self._recovered.set()
         while self._claiming:
             try:
                 claimed = await self._claim()
@@ -164,6 +169,7 @@ class Workers:
                 await self._deps.store.wait_for_work(self._settings.poll_s)
 
     async def _claim(self) -> int:
+        await self._recovered.wait()
         free = self._settings.concurrency - len(self._tasks)
         if not self._claiming or free <= 0:
             return 0
@@ -205,8 +211,8 @@ class Workers:
                 await self._finish(stored, Outcome(False, "stopped by /new"))
             elif not self._stopping:
                 log.info("request %s stopped (lease lost)", stored.id)
-        except LeaseLost:
-            log.warning("request %s: another worker took it over", stored.id)
+        except LeaseLost as exc:
+            log.warning("request %s: another worker took it over (%s)", stored.id, exc)
         except Exception:
             log.exception("request %s ended in an unexpected error", stored.id)
         finally:
@@ -219,7 +225,9 @@ class Workers:
     async def _run(self, stored: StoredRequest) -> None:
         message, address, route, lang = decode(stored.payload)
         platform = self._platforms.get(address.platform)
-        channel = self._live(stored.id) or (platform.channel_for(address) if platform else None)
+        received = self._live(stored.id)
+        channel = received.channel if received else None
+        channel = channel or (platform.channel_for(address) if platform else None)
         if channel is None:  # claims only take platforms served here
             raise LeaseLost(f"request {stored.id}: no {address.platform} connection here")
         if stored.attempts > self._settings.max_attempts:
@@ -237,6 +245,7 @@ class Workers:
             channel=channel,
             step=stored.step,
             checkpoint=dict(stored.checkpoint),
+            ack=received.ack if received is not None else None,
             resumed=stored.attempts > 1,
             saver=self._save,
             received_at=stored.created_at,

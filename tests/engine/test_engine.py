@@ -390,6 +390,25 @@ async def test_the_status_message_moves_forward_and_the_session_is_read_once(
     ]
 
 
+async def test_the_first_answer_comes_at_intake_and_becomes_the_status(
+    engine: Engine, backend: ScriptedBackend, channel: RecordingChannel
+) -> None:
+    gate = asyncio.Event()
+    backend.scripts.append(Script([TextMessage("on it")], video_draft("a"), gate=gate))
+    await engine.handle(msg("clip", photo()), channel)
+    # Answered before any worker got to it: a reply the user sees at once.
+    [first] = channel.sent
+    assert (first.kind, first.text) == ("text", "📥 Got it, starting…")
+    gate.set()
+    await engine.idle()
+    # One status message: the answer, edited through the stages to the end.
+    edits = [m.text for m in channel.sent if m.kind == "edit"]
+    assert {m.ref for m in channel.sent if m.kind == "edit"} == {first.ref}
+    assert edits[-1].startswith("✅ Done")
+    assert not [m for m in channel.sent[1:] if m.kind == "text" and "…" in m.text]
+    assert len(channel.texts("video")) == 1
+
+
 async def test_photos_with_each_make_one_clip_per_photo(
     engine: Engine, backend: ScriptedBackend, channel: RecordingChannel
 ) -> None:

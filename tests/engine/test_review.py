@@ -121,10 +121,16 @@ async def test_a_queued_request_that_starts_early_is_recorded_once(
     second = asyncio.create_task(engine.handle(msg("add music"), channel))
     await asyncio.sleep(0.05)
     gate.set()  # the first turn ends while the queued notice is still on its way
+    # The second request starts without waiting for its notice to go out…
     await until(lambda: len(backend.instructions) == 2)
-    await engine.idle()
     channel.release.set()
     await second
+    await engine.idle()
+    # …and the notice, once out, is its status message (edited to the end).
+    notice = next(m.ref for m in channel.sent if m.kind == "text" and "next in line" in m.text)
+    assert [m.text for m in channel.sent if m.kind == "edit" and m.ref == notice][-1].startswith(
+        "✅ Done"
+    )
     assert sorted(r.text for r in store.requests.values()) == [
         "add music",
         "make a clip",

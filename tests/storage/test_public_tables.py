@@ -3,10 +3,11 @@ views of the requests, the health ping — alike in every store."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from bot.ports.chat import ChatKey
@@ -89,13 +90,13 @@ async def test_ping_fails_once_closed(tmp_path: Path) -> None:
 
 async def test_a_database_of_the_first_schema_is_brought_up_to_date(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
-    async with aiosqlite.connect(path) as db:
-        await db.executescript(f"BEGIN;\n{MIGRATIONS[0]}\nPRAGMA user_version = 1;\nCOMMIT;")
-        await db.execute(
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript(f"BEGIN;\n{MIGRATIONS[0]}\nPRAGMA user_version = 1;\nCOMMIT;")
+        db.execute(
             "INSERT INTO requests (chat, sender_id, text, state, created_at, updated_at) "
             "VALUES ('telegram:1', '1', 'old', 'done', 1, 1)"
         )
-        await db.commit()
+        db.commit()
     store = await SqliteStore.open(path)
     try:
         assert await store.schema_version() == len(MIGRATIONS) >= 2

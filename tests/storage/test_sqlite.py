@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from bot.ports.backend import BackendSession
@@ -37,15 +38,15 @@ async def test_schema_is_migrated_and_private(tmp_path: Path) -> None:
     assert await s.schema_version() == len(MIGRATIONS)
     await s.close()
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    async with aiosqlite.connect(path) as db, db.execute("PRAGMA journal_mode") as cur:
-        assert (await cur.fetchone()) == ("wal",)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
-    async with aiosqlite.connect(path) as db:
-        await db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
-        await db.commit()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+        db.commit()
     with pytest.raises(RuntimeError, match="newer"):
         await SqliteStore.open(path)
 
@@ -82,13 +83,13 @@ async def test_everything_survives_a_restart(tmp_path: Path) -> None:
 
 async def test_requests_left_open_by_the_first_schema_are_closed(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
-    async with aiosqlite.connect(path) as db:
-        await db.executescript(f"BEGIN;{MIGRATIONS[0]}PRAGMA user_version = 1;COMMIT;")
-        await db.execute(
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript(f"BEGIN;{MIGRATIONS[0]}PRAGMA user_version = 1;COMMIT;")
+        db.execute(
             "INSERT INTO requests (chat, sender_id, text, state, created_at, updated_at) "
             "VALUES ('telegram:1', 'u', 'old', 'running', 0, 0)"
         )
-        await db.commit()
+        db.commit()
     store = await SqliteStore.open(path)
     try:
         # It has no payload to resume from: failed, not claimable, not blocking the chat.
@@ -117,3 +118,39 @@ async def test_the_first_worker_process_frees_the_leases_of_the_dead(tmp_path: P
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_burst_goes_in_a_few_trips_and_a_bad_statement_fails_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    import storage.sqlite as module
+
+    trips: list[int] = []
+    execute = module._execute
+
+    def counted(db: sqlite3.Connection, statements: list[tuple[str, tuple[object, ...]]]) -> object:
+        trips.append(len(statements))
+        return execute(db, statements)
+
+    monkeypatch.setattr(module, "_execute", counted)
+    store = await SqliteStore.open(tmp_path / "db.sqlite3")
+    try:
+        chats = [ChatKey("telegram", str(i)) for i in range(300)]
+        adds = [store.add_request(NewRequest(chat, "u", f"r{i}")) for i, chat in enumerate(chats)]
+        bad = store._run("INSERT INTO requests (id) VALUES ('not a number', 2)")
+        outcomes = await asyncio.gather(*adds[:150], bad, *adds[150:], return_exceptions=True)
+        assert isinstance(outcomes[150], sqlite3.Error)
+        ids = [o for o in outcomes if not isinstance(o, BaseException)]
+        assert ids == list(range(1, 301))  # run in the order asked, every one kept
+        assert len(trips) <= 10, trips  # not one trip per statement
+        for chat in chats[:3]:
+            assert await store.unfinished_requests(chat) == 1
+    finally:
+        await store.close()
+    reopened = await SqliteStore.open(tmp_path / "db.sqlite3")
+    try:
+        assert len(await reopened.open_requests()) == 300  # committed
+    finally:
+        await reopened.close()
