@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import io
 import logging
+import os
 import random
 import statistics
 import sys
@@ -80,7 +81,9 @@ async def run(chats: int, per_chat: int, kills: int, seed: int) -> dict[str, flo
             CLIPBOT_RECOVERY_INTERVAL="1",
             CLIPBOT_RECOVERY_MAX_CHECKS="30",
             CLIPBOT_STATUS_EDIT_INTERVAL="1",
-            CLIPBOT_LOG_LEVEL="WARNING",
+            # Each chat sends all its requests at once: no queue limit turns some away.
+            CLIPBOT_MAX_QUEUED_PER_CHAT="0",
+            CLIPBOT_LOG_LEVEL=os.environ.get("CRASH_LOG_LEVEL", "WARNING"),
         )
         bot = BotProcess(env, root / "run", root / "bot.log")
         await bot.start()

@@ -51,6 +51,7 @@ class MemoryStore:
         self.spends: list[tuple[str, float, float]] = []
         self.closed = False
         self._ids = itertools.count(1)
+        self._keys: dict[str, int] = {}
         self._wakeup = Wakeup()
 
     # --- chats, sessions, identities -----------------------------------------------------
@@ -97,8 +98,12 @@ class MemoryStore:
     # --- the request queue ---------------------------------------------------------------
 
     async def add_request(self, request: NewRequest) -> int:
-        """Queue a request; returns its id."""
+        """Queue a request; returns its id (that of the one with the same key, if any)."""
+        if request.key is not None and request.key in self._keys:
+            return self._keys[request.key]
         request_id = next(self._ids)
+        if request.key is not None:
+            self._keys[request.key] = request_id
         now = time.time()
         self.requests[request_id] = StoredRequest(
             id=request_id,
@@ -189,9 +194,10 @@ class MemoryStore:
         """Record how far the request got; False when `owner` no longer holds it."""
         if not self._holds(request_id, owner):
             return False
+        before = self.requests[request_id]
         self.requests[request_id] = replace(
-            self.requests[request_id], step=step, checkpoint=dict(checkpoint),
-            updated_at=time.time(),
+            before, step=step, checkpoint=dict(checkpoint), updated_at=time.time(),
+            attempts=before.attempts if before.step == step else 1,
         )  # fmt: skip
         return True
 

@@ -144,6 +144,12 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE requests SET (autovacuum_analyze_threshold = 200,
         autovacuum_analyze_scale_factor = 0.02, autovacuum_vacuum_scale_factor = 0.05);
     """,
+    # A request's key (the message it came from): a message handled again after a
+    # crash (kept, not yet marked handled) finds its request instead of making another.
+    """
+    ALTER TABLE requests ADD COLUMN dedupe_key TEXT;
+    CREATE UNIQUE INDEX requests_by_key ON requests (dedupe_key) WHERE dedupe_key IS NOT NULL;
+    """,
 )
 
 _PLACEHOLDER = re.compile(r"\?")

@@ -161,15 +161,20 @@ class SqlStore(ABC):
     # --- the request queue ---------------------------------------------------------------
 
     async def add_request(self, request: NewRequest) -> int:
-        """Queue a request (durably: it is stored when this returns); returns its id."""
+        """Queue a request (durably: it is stored when this returns); returns its id —
+        that of the request already queued with the same key, if there is one."""
         now = time.time()
         row = await self._one(
             "INSERT INTO requests (chat, platform, sender_id, text, payload, state, step, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', 'start', ?, ?) "
-            "RETURNING id",
+            "created_at, updated_at, dedupe_key) "
+            "VALUES (?, ?, ?, ?, ?, 'queued', 'start', ?, ?, ?) "
+            "ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING RETURNING id",
             (str(request.chat), request.chat.platform, request.sender_id, request.text,
-             json.dumps(dict(request.payload), ensure_ascii=False), now, now),
+             json.dumps(dict(request.payload), ensure_ascii=False), now, now, request.key),
         )  # fmt: skip
+        if row is None:
+            row = await self._one("SELECT id FROM requests WHERE dedupe_key = ?", (request.key,))
+            return int(row[0])
         await self.notify_work()
         return int(row[0])
 
@@ -216,10 +221,13 @@ class SqlStore(ABC):
     ) -> bool:
         """Record how far the request got; False when `owner` no longer holds it."""
         return await self._changed(
-            "UPDATE requests SET step = ?, checkpoint = ?, updated_at = ? "
+            # A step further: the claims start counting again (a request that keeps
+            # killing its process is one that never gets past its step).
+            "UPDATE requests SET attempts = CASE WHEN step = ? THEN attempts ELSE 1 END, "
+            "step = ?, checkpoint = ?, updated_at = ? "
             "WHERE id = ? AND owner = ? AND state = 'running'",
-            (step, json.dumps(dict(checkpoint), ensure_ascii=False), time.time(), request_id,
-             owner),
+            (step, step, json.dumps(dict(checkpoint), ensure_ascii=False), time.time(),
+             request_id, owner),
         )  # fmt: skip
 
     async def finish_request(

@@ -157,6 +157,12 @@ MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (backend, project_id, name)
     );
     """,
+    # 6: a request's key (the message it came from): a message handled again after a
+    # crash (kept, not yet marked handled) finds its request instead of making another.
+    """
+    ALTER TABLE requests ADD COLUMN dedupe_key TEXT;
+    CREATE UNIQUE INDEX requests_by_key ON requests (dedupe_key) WHERE dedupe_key IS NOT NULL;
+    """,
 )
 
 

@@ -118,12 +118,15 @@ class Engine:
             # The worker carries the answer on as the request's status message.
             ahead = await self._deps.store.unfinished_requests(message.chat)
             ack = asyncio.ensure_future(self._acknowledge(channel, lang, ahead))
-        for item in items:
+        for index, item in enumerate(items):
             summary = item.text or f"[{len(item.attachments)} file(s)]"
             payload = encode(item, channel.address, replace(where, fresh=len(items) > 1), lang)
+            # The same message again (kept by the adapter, handled again after a crash)
+            # finds the request it made the first time.
+            key = f"{item.chat}/{message.message_id}/{index}" if message.message_id else None
             try:
                 request_id = await self._deps.store.add_request(
-                    NewRequest(item.chat, item.sender.id, summary, payload)
+                    NewRequest(item.chat, item.sender.id, summary, payload, key)
                 )
             except BaseException:
                 if ack is not None:

@@ -85,6 +85,9 @@ class NewRequest:
     sender_id: str
     text: str
     payload: Mapping[str, Any] = field(default_factory=dict)
+    #: The message it came from (platform, chat, message id, item): a request with the
+    #: key of one already queued is that one (a message handled again after a crash).
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,7 @@ class StoredRequest:
     #: project before the turn, the render's id …), JSON-able.
     checkpoint: Mapping[str, Any]
     detail: str | None
+    #: Claims since the request last moved to a new step (1: its first run of it).
     attempts: int
     created_at: float
     updated_at: float

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.config import Settings
 from bot.engine import Engine
@@ -260,3 +260,21 @@ async def test_new_frees_the_old_project_and_starts_another(
         await engine.idle()
     assert backend.discarded == ["s1"]
     assert [sid for sid, _ in backend.instructions] == ["s1", "s2"]
+
+
+async def test_a_message_handled_again_after_a_crash_makes_no_second_request(
+    engine: Engine, backend: ScriptedBackend, store: MemoryStore, channel: RecordingChannel
+) -> None:
+    # The adapter kept the message and died after the request was written but before it
+    # marked the message handled: the next start hands it over once more.
+    first = replace(msg("make a clip", photo()), message_id="m-77")
+    await engine.handle(first, channel)
+    await engine.handle(first, channel)
+    await engine.idle()
+    assert len(store.requests) == 1
+    assert [text for _, text in backend.instructions] == ["make a clip"]
+    assert len(channel.texts("video")) == 1
+    # Another message with the same words is another request.
+    await engine.handle(replace(first, message_id="m-78"), channel)
+    await engine.idle()
+    assert len(store.requests) == 2

@@ -131,6 +131,21 @@ async def test_released_requests_are_claimed_at_once_where_they_got_to(any_store
     assert (again.step, again.checkpoint, again.attempts) == ("exporting", {"render": "r1"}, 2)
 
 
+async def test_claims_count_again_from_each_new_step(any_store: Store) -> None:
+    a1 = await any_store.add_request(new(CHAT, "a1"))
+    for expected in (1, 2, 3):
+        [claimed] = await any_store.claim_requests("w", ["telegram"], 10, 300)
+        assert claimed.attempts == expected  # killed at its start each time
+        assert await any_store.release_requests("w") == 1
+    await any_store.claim_requests("w", ["telegram"], 10, 300)
+    assert await any_store.checkpoint_request(a1, "w", "instructing", {})
+    assert await any_store.checkpoint_request(a1, "w", "instructing", {"x": 1})  # same step
+    assert await any_store.release_requests("w") == 1
+    [claimed] = await any_store.claim_requests("w", ["telegram"], 10, 300)
+    # Past its step: one claim since (it is a resume, not its first run of the step).
+    assert (claimed.step, claimed.attempts) == ("instructing", 2)
+
+
 async def test_claims_racing_never_take_a_request_twice(any_store: Store) -> None:
     for i in range(30):
         await any_store.add_request(new(ChatKey("telegram", str(i % 10)), f"r{i}"))
@@ -226,3 +241,13 @@ async def test_a_project_and_its_files_are_kept_for_any_process(any_store: Store
     assert await any_store.load_project("local", "p1") is None
     assert await any_store.load_project_file("local", "p1", "001-a.jpg") is None
     assert await any_store.load_project_file("local", "p2", "001-a.jpg") == b"other"
+
+
+async def test_a_request_with_a_known_key_is_the_one_queued(any_store: Store) -> None:
+    first = await any_store.add_request(NewRequest(CHAT, "u", "a", key="telegram:1/5/0"))
+    again = await any_store.add_request(NewRequest(CHAT, "u", "a", key="telegram:1/5/0"))
+    other = await any_store.add_request(NewRequest(CHAT, "u", "a", key="telegram:1/6/0"))
+    keyless = [await any_store.add_request(NewRequest(CHAT, "u", "a")) for _ in range(2)]
+    assert again == first
+    assert len({first, other, *keyless}) == 4
+    assert await any_store.unfinished_requests(CHAT) == 4
