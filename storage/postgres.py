@@ -18,7 +18,8 @@ from collections.abc import Sequence
 import asyncpg
 
 from bot.ports.store import StoredRequest
-from storage.sql import OPEN, REQUEST_COLUMNS, Result, SqlStore, request_from_row
+from storage.rows import OPEN, REQUEST_COLUMNS, Result, request_from_row
+from storage.sql import SqlStore
 from storage.wakeup import Wakeup
 
 log = logging.getLogger(__name__)

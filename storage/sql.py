@@ -1,5 +1,6 @@
 """The store's queries, written once for SQLite and PostgreSQL (`storage.sqlite`,
-`storage.postgres` give the connection, the schema, the claim and the wake-ups).
+`storage.postgres` give the connection, the schema, the claim and the wake-ups); those
+of a public bot are in `storage.sql_public`.
 
 SQL here uses `?` placeholders; the PostgreSQL store numbers them (`$1`, `$2`, …).
 """
@@ -8,16 +9,13 @@ from __future__ import annotations
 
 import json
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from bot.ports.backend import BackendSession
 from bot.ports.chat import ChatKey
 from bot.ports.store import (
     ChatSettings,
-    ClipRecord,
     Identity,
     JobState,
     NewRequest,
@@ -27,45 +25,8 @@ from bot.ports.store import (
     StoredRequest,
 )
 from bot.words import as_lang
-
-REQUEST_COLUMNS = (
-    "id, chat, sender_id, text, state, step, payload, checkpoint, detail, attempts, "
-    "created_at, updated_at"
-)
-OPEN = "state IN ('queued', 'running')"
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    """What one statement gave: its rows, and how many rows it changed."""
-
-    rows: list[Sequence[Any]]
-    changed: int
-
-
-def request_from_row(row: Sequence[Any]) -> StoredRequest:
-    """A `StoredRequest` from a row of `REQUEST_COLUMNS`."""
-    state: RequestState = row[4]
-    step: Step = row[5]
-    return StoredRequest(
-        id=int(row[0]),
-        chat=ChatKey.parse(row[1]),
-        sender_id=row[2],
-        text=row[3],
-        state=state,
-        step=step,
-        payload=json.loads(row[6]),
-        checkpoint=json.loads(row[7]),
-        detail=row[8],
-        attempts=int(row[9]),
-        created_at=float(row[10]),
-        updated_at=float(row[11]),
-    )
-
-
-def marks(n: int) -> str:
-    """`?, ?, ?` for a list of `n` values."""
-    return ", ".join("?" for _ in range(n))
+from storage.rows import OPEN, REQUEST_COLUMNS, marks, request_from_row
+from storage.sql_public import PublicQueries
 
 
 def _session(session_id: str, extra_json: str) -> BackendSession:
@@ -73,26 +34,11 @@ def _session(session_id: str, extra_json: str) -> BackendSession:
     return BackendSession(session_id=session_id, extra={str(k): str(v) for k, v in extra.items()})
 
 
-class SqlStore(ABC):
+class SqlStore(PublicQueries):
     """Every query of `bot.ports.store.Store` but the dialects' own."""
 
     #: How the inbox orders updates received in the same instant.
     inbox_order = "received_at"
-
-    @abstractmethod
-    async def _run(self, sql: str, params: Sequence[object] = ()) -> Result:
-        """One statement, committed, its rows read."""
-
-    @abstractmethod
-    async def notify_work(self) -> None:
-        """Wake the workers (see the dialects)."""
-
-    async def _one(self, sql: str, params: Sequence[object]) -> Any:
-        rows = (await self._run(sql, params)).rows
-        return rows[0] if rows else None
-
-    async def _changed(self, sql: str, params: Sequence[object]) -> bool:
-        return (await self._run(sql, params)).changed == 1
 
     # --- chats, sessions, identities -----------------------------------------------------
 
@@ -372,91 +318,6 @@ class SqlStore(ABC):
     async def release_lock(self, name: str, owner: str) -> None:
         """Let the named lock go, if `owner` holds it."""
         await self._run("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner))
-
-    # --- a public bot: the block list, usage, the operator's views ---------------------
-
-    async def block_user(self, user: str, by: str) -> None:
-        """Block "platform:id" from using the bot (`by`: the admin who did it)."""
-        await self._run(
-            "INSERT INTO blocked_users (user_key, blocked_by, created_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (user_key) DO NOTHING",
-            (user, by, time.time()),
-        )
-
-    async def unblock_user(self, user: str) -> bool:
-        """Lift a block; False when the user was not blocked."""
-        return await self._changed("DELETE FROM blocked_users WHERE user_key = ?", (user,))
-
-    async def is_blocked(self, user: str) -> bool:
-        """Whether "platform:id" is blocked."""
-        return (
-            await self._one("SELECT 1 FROM blocked_users WHERE user_key = ?", (user,)) is not None
-        )
-
-    async def blocked_users(self) -> list[str]:
-        """Every blocked "platform:id", oldest block first."""
-        result = await self._run("SELECT user_key FROM blocked_users ORDER BY created_at, user_key")
-        return [str(row[0]) for row in result.rows]
-
-    async def add_clip(self, clip: ClipRecord) -> None:
-        """Record a delivered clip."""
-        await self._run(
-            "INSERT INTO clips (user_key, chat, seconds, render_s, size_bytes, delivery, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (clip.user, str(clip.chat), clip.seconds, clip.render_s, clip.size_bytes,
-             clip.delivery, clip.at),
-        )  # fmt: skip
-
-    async def clips_since(self, since: float, user: str | None = None) -> list[ClipRecord]:
-        """Clips delivered at or after `since` (Unix time), of one user or of everyone."""
-        sql = (
-            "SELECT user_key, chat, seconds, render_s, size_bytes, delivery, created_at "
-            "FROM clips WHERE created_at >= ?"
-        )
-        params: tuple[object, ...] = (since,)
-        if user is not None:
-            sql, params = sql + " AND user_key = ?", (since, user)
-        rows = (await self._run(sql + " ORDER BY created_at", params)).rows
-        return [
-            ClipRecord(r[0], ChatKey.parse(r[1]), float(r[2]), float(r[3]), r[4], r[5], float(r[6]))
-            for r in rows
-        ]
-
-    async def add_credit_spend(self, user: str, credits: float, at: float) -> None:
-        """Record backend credits a user's request spent."""
-        await self._run(
-            "INSERT INTO credit_spend (user_key, credits, created_at) VALUES (?, ?, ?)",
-            (user, credits, at),
-        )
-
-    async def credits_spent(self, user: str, since: float) -> float:
-        """The credits a user spent at or after `since`."""
-        row = await self._one(
-            "SELECT COALESCE(SUM(credits), 0) FROM credit_spend "
-            "WHERE user_key = ? AND created_at >= ?",
-            (user, since),
-        )
-        return float(row[0]) if row else 0.0
-
-    async def request_outcomes(self, since: float) -> dict[tuple[RequestState, str | None], int]:
-        """Requests made at or after `since`, counted by (state, detail)."""
-        result = await self._run(
-            "SELECT state, detail, COUNT(*) FROM requests WHERE created_at >= ? "
-            "GROUP BY state, detail",
-            (since,),
-        )
-        return {(row[0], row[1]): int(row[2]) for row in result.rows}
-
-    async def recent_requests(self, limit: int) -> list[StoredRequest]:
-        """The latest requests, newest first."""
-        result = await self._run(
-            f"SELECT {REQUEST_COLUMNS} FROM requests ORDER BY id DESC LIMIT ?", (limit,)
-        )
-        return [request_from_row(row) for row in result.rows]
-
-    async def ping(self) -> None:
-        """Raise when the store cannot be reached (the health check)."""
-        await self._run("SELECT 1")
 
     # --- upkeep --------------------------------------------------------------------------
 

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.ports.store import StoredRequest
-from storage.sql import OPEN, REQUEST_COLUMNS, Result, SqlStore, marks, request_from_row
+from storage.rows import OPEN, REQUEST_COLUMNS, Result, marks, request_from_row
+from storage.sql import SqlStore
 from storage.wakeup import Wakeup
 
 #: Each entry moves the schema one version up; never edit one that has shipped.
