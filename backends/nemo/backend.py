@@ -9,9 +9,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
-from httpx_aiohttp import AiohttpTransport
-
 from backends.nemo.client import ClientConfig, NemoClient
 from backends.nemo.identity import IdentityStore
 from backends.nemo.media import probe_mp4
@@ -37,10 +34,6 @@ from bot.timeline import exportable
 from bot.words import Lang
 
 log = logging.getLogger(__name__)
-
-
-#: Connections to Nemo at once: at least one per chat whose turn is running.
-MAX_CONNECTIONS = 2000
 
 
 class NemoBackend:
@@ -217,19 +210,6 @@ def create_backend(settings: Settings, identities: IdentityStore) -> NemoBackend
     # stamina's own log line of a scheduled retry carries no detail in our log format;
     # `ReadRetry` logs what failed and why instead.
     logging.getLogger("stamina").setLevel(logging.ERROR)
-    # Each running turn holds its chat stream's connection for up to 15 minutes:
-    # httpx's default pool of 100 would make the 101st busy chat's every call (a
-    # credits check, a render poll) wait for a stream to end.
-    limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100)
-    http = httpx.AsyncClient(
-        base_url=settings.nemo_base_url,
-        timeout=httpx.Timeout(settings.nemo_request_timeout_s),
-        # aiohttp's connection pool under httpx's API: httpcore's pool rescans every
-        # connection (a poll() on each idle one) twice per request, which at 1000 busy
-        # chats was 40 % of the bot's CPU (see docs/engine.md, "Load benchmark").
-        transport=AiohttpTransport(limits=limits),
-        follow_redirects=True,
-    )
     token = settings.nemo_token.get_secret_value() if settings.nemo_token else None
     config = ClientConfig(
         base_url=settings.nemo_base_url,
@@ -251,4 +231,4 @@ def create_backend(settings: Settings, identities: IdentityStore) -> NemoBackend
             rate_limit_wait_s=settings.nemo_rate_limit_wait_s,
         ),
     )
-    return NemoBackend(NemoClient(http, config, identities), settings)
+    return NemoBackend(NemoClient(config, identities), settings)

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-from httpx_sse import aconnect_sse
+import aiohttp
 
 from backends.nemo.identity import IdentityStore, NemoIdentity
 from backends.nemo.retry import ReadRetry, Remedies, retry_after_seconds
@@ -41,7 +40,7 @@ from backends.nemo.wire import (
     parse_state,
     parse_upload,
 )
-from bot.errors import BackendError, FileTooLarge, RateLimited, Unavailable
+from bot.errors import BackendError, FileTooLarge, RateLimited, StreamDropped, Unavailable
 from bot.ports.backend import AgentEvent, Credits, UploadedFile
 
 log = logging.getLogger(__name__)
@@ -49,6 +48,10 @@ log = logging.getLogger(__name__)
 APP = "nemo_agent"
 _ERROR_BODY_LIMIT = 64 * 1024
 _CHUNK = 256 * 1024
+#: Connections to Nemo at once. Each running turn holds its chat stream's connection for
+#: up to 15 minutes: a pool of 100 would make the 101st busy chat's every call (a credits
+#: check, a render poll) wait for a stream to end.
+MAX_CONNECTIONS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +74,27 @@ class ClientConfig:
 
 
 class NemoClient:
-    """One Nemo account's view of the API, over one injected `httpx.AsyncClient`."""
+    """One Nemo account's view of the API, over one aiohttp session (its own, opened at
+    the first call, unless one is given).
+
+    aiohttp directly, not httpx: on the load benchmark httpx's request and response
+    models (on aiohttp's pool already) cost about 300 µs of CPU a call, 3-4× aiohttp's
+    own, and one process makes 8 calls per clip (docs/engine.md, "Load benchmark").
+    """
 
     def __init__(
-        self, http: httpx.AsyncClient, config: ClientConfig, identities: IdentityStore
+        self,
+        config: ClientConfig,
+        identities: IdentityStore,
+        *,
+        http: aiohttp.ClientSession | None = None,
     ) -> None:
-        self._http = http
+        self._session: aiohttp.ClientSession | None = http
         self.config = config
+        self._base = config.base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=config.request_timeout_s, sock_read=config.request_timeout_s
+        )
         self.identity = NemoIdentity(
             identities, self._fetch_anonymous, token=config.token, client_id=config.client_id
         )
@@ -98,6 +115,15 @@ class NemoClient:
 
     # --- the call machinery -------------------------------------------------------------
 
+    @property
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
+                timeout=self._timeout,
+            )
+        return self._session
+
     def _headers(self, token: str | None) -> dict[str, str]:
         headers = {
             "X-Skill-Source": self.config.skill_source,
@@ -110,16 +136,16 @@ class NemoClient:
             headers["X-Client-Id"] = client_id
         return headers
 
-    def _check(self, response: httpx.Response, raw: bytes) -> Mapping[str, Any]:
+    def _check(self, response: aiohttp.ClientResponse, raw: bytes) -> Mapping[str, Any]:
         try:
             body = decode_body(
                 raw,
-                status=response.status_code,
+                status=response.status,
                 content_type=response.headers.get("content-type", ""),
             )
             check_envelope(
                 body,
-                status=response.status_code,
+                status=response.status,
                 user_id=self.user_id,
                 web_url=self.config.web_url,
                 secrets=self.identity.secrets(),
@@ -159,29 +185,35 @@ class NemoClient:
         upload: tuple[Path, str] | None,
     ) -> Mapping[str, Any]:
         headers = self._headers(token)
+        url = self._base + path
         try:
             if upload is not None:
                 file_path, filename = upload
                 mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-                # httpx reads the open file in chunks while sending: never whole in memory.
+                # aiohttp reads the open file in chunks while sending: never whole in memory.
                 with file_path.open("rb") as fh:
-                    response = await self._http.request(
-                        method, path, headers=headers, files=[("files", (filename, fh, mime))]
-                    )
+                    form = aiohttp.FormData()
+                    form.add_field("files", fh, filename=filename, content_type=mime)
+                    async with self._http.request(
+                        method, url, headers=headers, data=form
+                    ) as response:
+                        raw = await response.read()
             else:
-                response = await self._http.request(method, path, headers=headers, json=json)
-        except httpx.TimeoutException as exc:
+                async with self._http.request(method, url, headers=headers, json=json) as response:
+                    raw = await response.read()
+        except TimeoutError as exc:
             raise Unavailable(f"Nemo did not answer in time ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:
             raise Unavailable(f"Nemo cannot be reached ({type(exc).__name__})") from exc
-        log.debug("Nemo %s %s → %d", method, path, response.status_code)
-        return self._check(response, response.content)
+        log.debug("Nemo %s %s → %d", method, path, response.status)
+        return self._check(response, raw)
 
     # --- endpoints ------------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self._http.aclose()
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
 
     async def _fetch_anonymous(self) -> AnonymousToken:
         """POST /api/auth/anonymous-token for the client id (sent as X-Client-Id)."""
@@ -300,18 +332,18 @@ class NemoClient:
         part = dest.with_name(dest.name + ".part")
         size = 0
         try:
-            async with self._http.stream("GET", url, headers=headers) as response:
-                if response.status_code != 200:
+            async with self._http.get(url, headers=headers) as response:
+                if response.status != 200:
                     raw = await _read_limited(response)
                     self._check(response, raw)
-                    raise Unavailable(f"Nemo download answered HTTP {response.status_code}")
+                    raise Unavailable(f"Nemo download answered HTTP {response.status}")
                 with part.open("wb") as fh:
-                    async for chunk in response.aiter_bytes(_CHUNK):
+                    async for chunk in response.content.iter_chunked(_CHUNK):
                         fh.write(chunk)
                         size += len(chunk)
             os.replace(part, dest)
             return size
-        except httpx.TransportError as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise Unavailable(f"Nemo download broke off ({type(exc).__name__})") from exc
         finally:
             part.unlink(missing_ok=True)
@@ -327,54 +359,64 @@ class NemoClient:
             "session_id": session_id,
             "new_message": {"role": "user", "parts": [{"text": text}]},
         }
-        timeout = httpx.Timeout(
-            self.config.request_timeout_s, read=self.config.stream_read_timeout_s
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=self.config.request_timeout_s,
+            sock_read=self.config.stream_read_timeout_s,
         )
         remedies = Remedies(self.identity, self.config.rate_limit_wait_s)
         while True:
             token = await self.token()
             failure: BackendError | None = None
             try:
-                async with aconnect_sse(
-                    self._http,
-                    "POST",
-                    "/run_sse",
-                    json=payload,
-                    headers=self._headers(token),
-                    timeout=timeout,
-                ) as source:
-                    response = source.response
+                headers = {
+                    **self._headers(token),
+                    "Accept": "text/event-stream",
+                    "Cache-Control": "no-store",
+                }
+                async with self._http.post(
+                    self._base + "/run_sse", json=payload, headers=headers, timeout=timeout
+                ) as response:
                     ctype = response.headers.get("content-type", "")
-                    if response.status_code != 200 or "text/event-stream" not in ctype:
+                    if response.status != 200 or "text/event-stream" not in ctype:
                         raw = await _read_limited(response)
                         try:
                             self._check(response, raw)
-                            raise not_a_stream(response.status_code, ctype)
+                            raise not_a_stream(response.status, ctype)
                         except BackendError as exc:
                             failure = exc
                     else:
                         parser = EventParser(user_id=self.user_id, web_url=self.config.web_url)
                         async for event in read_turn(
-                            source,
+                            _stream_chunks(response),
                             parser,
                             turn_timeout_s=self.config.turn_timeout_s,
                             keepalive_only_timeout_s=self.config.keepalive_only_timeout_s,
                         ):
                             yield event
                         return
-            except httpx.TimeoutException as exc:
+            except TimeoutError as exc:
                 raise Unavailable(f"Nemo chat did not answer ({type(exc).__name__})") from exc
-            except httpx.TransportError as exc:
+            except aiohttp.ClientError as exc:
                 raise Unavailable(f"Nemo chat cannot be reached ({type(exc).__name__})") from exc
             assert failure is not None
             await remedies.apply(failure, token)
 
 
-async def _read_limited(response: httpx.Response) -> bytes:
+async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
     """At most 64 KiB of an error answer (an HTML page can be big)."""
     buf = bytearray()
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.content.iter_any():
         buf += chunk
         if len(buf) >= _ERROR_BODY_LIMIT:
             break
     return bytes(buf[:_ERROR_BODY_LIMIT])
+
+
+async def _stream_chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """The body as it arrives; a dropped or silent connection is `StreamDropped`."""
+    try:
+        async for chunk in response.content.iter_any():
+            yield chunk
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise StreamDropped(f"Nemo chat stream broke off: {type(exc).__name__}") from exc

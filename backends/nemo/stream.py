@@ -16,11 +16,9 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import httpx
-from httpx_sse import EventSource, ServerSentEvent
-
+from backends.nemo.sse import ServerSentEvent, aiter_sse
 from backends.nemo.wire import KNOWN_CODES, error_for
-from bot.errors import BackendError, StreamDropped, TurnTimeout
+from bot.errors import BackendError, TurnTimeout
 from bot.ports.backend import (
     AgentEvent,
     KeepAlive,
@@ -162,7 +160,7 @@ def _opt_str(value: object) -> str | None:
 
 
 async def read_turn(
-    source: EventSource,
+    chunks: AsyncIterator[bytes],
     parser: EventParser,
     *,
     turn_timeout_s: float,
@@ -170,14 +168,15 @@ async def read_turn(
 ) -> AsyncIterator[AgentEvent]:
     """The agent events of one open stream, with the turn's limits enforced.
 
-    The read timeout itself lives on the request (httpx); here: the whole turn, and the
-    time since the last event that was not a keep-alive (SSE comments are invisible
-    here, so that limit is a deadline, not a count).
+    `chunks` are the body's bytes as they arrive; a broken connection or a silent one
+    (the read timeout lives on the request) comes out of them as `StreamDropped`. Here:
+    the whole turn's limit, and the time since the last event that was not a keep-alive
+    (SSE comments are invisible here, so that limit is a deadline, not a count).
     """
     start = time.monotonic()
     turn_deadline = start + turn_timeout_s
     idle_deadline = start + keepalive_only_timeout_s
-    events = source.aiter_sse()
+    events = aiter_sse(chunks)
     try:
         while True:
             now = time.monotonic()
@@ -197,8 +196,6 @@ async def read_turn(
                 raise TurnTimeout(
                     f"Nemo sent only keep-alives for {keepalive_only_timeout_s:g} s"
                 ) from exc
-            except (httpx.TransportError, httpx.StreamError) as exc:
-                raise StreamDropped(f"Nemo chat stream broke off: {type(exc).__name__}") from exc
             for event in parser.feed(sse):
                 if not isinstance(event, KeepAlive):
                     idle_deadline = time.monotonic() + keepalive_only_timeout_s

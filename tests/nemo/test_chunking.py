@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-import httpx
-from httpx_sse import aconnect_sse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -54,19 +52,12 @@ async def _events(chunks: list[bytes]) -> list[AgentEvent]:
         for chunk in chunks:
             yield chunk
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
-
-    async with (
-        httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http,
-        aconnect_sse(http, "POST", "http://nemo.test/run_sse") as source,
-    ):
-        return [
-            e
-            async for e in read_turn(
-                source, EventParser(), turn_timeout_s=5, keepalive_only_timeout_s=5
-            )
-        ]
+    return [
+        e
+        async for e in read_turn(
+            body(), EventParser(), turn_timeout_s=5, keepalive_only_timeout_s=5
+        )
+    ]
 
 
 @settings(max_examples=60, deadline=None)
