@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._probes import CallTimes, GcPauses, LoopLag, own_cpu_s, pct, process_cpu_s
-from bot.app.core import open_core
+from bot.app.core import open_core, tune_gc
 from bot.ports.backend import Backend, BackendSession, ExportDone, ExportEvent, ProjectState
 from bot.ports.chat import (
     Attachment,
@@ -246,10 +246,22 @@ async def run(
                 log_level="WARNING",
                 **({"nemo_render_poll_max_s": poll_max_s} if poll_max_s else {}),
             )
+            tune_gc()  # as `clipbot run` does
             async with open_core(settings) as core:
                 fetched = _note_fetched(core.backend)
                 calls, seen = _time_calls(core.backend)
                 channels = [BenchChannel(str(i)) for i in range(chats)]
+                # Made before the clock starts: the terminal's conversion of a file path
+                # (resolve, stat, MIME type) is not what an update costs on a platform.
+                incoming = [
+                    message(
+                        "a 5-second zoom-in, 9:16",
+                        [photo],
+                        chat=ChatKey("bench", str(i)),
+                        sender=Sender(str(i), "b"),
+                    )
+                    for i in range(chats)
+                ]
                 core.engine.add_platform(_BenchPlatform(channels))
                 sent: list[float] = [0.0] * chats
                 lag, collections = LoopLag(), GcPauses()
@@ -259,12 +271,8 @@ async def run(
                 started = time.time()
 
                 async def one(i: int) -> None:
-                    chat = ChatKey("bench", str(i))
-                    incoming = message(
-                        "a 5-second zoom-in, 9:16", [photo], chat=chat, sender=Sender(str(i), "b")
-                    )
                     sent[i] = time.time()
-                    await core.engine.handle(incoming, channels[i])
+                    await core.engine.handle(incoming[i], channels[i])
 
                 await asyncio.gather(*(one(i) for i in range(chats)))
                 await core.engine.idle()

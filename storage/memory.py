@@ -21,6 +21,7 @@ from bot.ports.store import (
     NewRequest,
     RenderJob,
     RequestState,
+    Screening,
     Step,
     StoredRequest,
 )
@@ -144,6 +145,17 @@ class MemoryStore:
         return sorted(
             (r for r in self.requests.values() if r.state in _OPEN and wanted(r)),
             key=lambda r: r.id,
+        )
+
+    async def screening(
+        self, chat: ChatKey, sender: tuple[str, str], user: str, since: float
+    ) -> Screening:
+        """The intake's reads for one message (see the port)."""
+        return Screening(
+            self.chats.get(chat),
+            user in self.blocked,
+            await self.open_requests(chat=chat, sender=sender),
+            len(await self.clips_since(since, user)),
         )
 
     async def claim_requests(

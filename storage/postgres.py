@@ -9,6 +9,7 @@ never two of one chat; workers sleep on `LISTEN clipbot_work` and are woken by
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -227,6 +228,10 @@ class PostgresStore(SqlStore):
                 return Result([tuple(row.values()) for row in rows], len(rows))
             status = await conn.execute(text, *params)
         return Result([], _changed(status))
+
+    async def _many(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[Result]:
+        """Several statements at once, each on a pooled connection."""
+        return list(await asyncio.gather(*(self._run(sql, params) for sql, params in statements)))
 
     # --- the dialect's own: the claim, the wake-ups ---------------------------------------
 

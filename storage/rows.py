@@ -71,6 +71,11 @@ class SqlBase(ABC):
     async def notify_work(self) -> None:
         """Wake the workers (see the dialects)."""
 
+    async def _many(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[Result]:
+        """Several statements whose order does not matter (a dialect may send them in
+        one trip)."""
+        return [await self._run(sql, params) for sql, params in statements]
+
     async def _one(self, sql: str, params: Sequence[object]) -> Any:
         rows = (await self._run(sql, params)).rows
         return rows[0] if rows else None

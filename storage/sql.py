@@ -21,6 +21,7 @@ from bot.ports.store import (
     NewRequest,
     RenderJob,
     RequestState,
+    Screening,
     Step,
     StoredRequest,
 )
@@ -32,6 +33,18 @@ from storage.sql_public import PublicQueries
 def _session(session_id: str, extra_json: str) -> BackendSession:
     extra = json.loads(extra_json)
     return BackendSession(session_id=session_id, extra={str(k): str(v) for k, v in extra.items()})
+
+
+def _open_requests(
+    chat: ChatKey | None, sender: tuple[str, str] | None
+) -> tuple[str, tuple[object, ...]]:
+    sql = f"SELECT {REQUEST_COLUMNS} FROM requests WHERE {OPEN}"
+    params: tuple[object, ...] = ()
+    if chat is not None or sender is not None:
+        platform, sender_id = sender or ("", "")
+        sql += " AND (chat = ? OR (platform = ? AND sender_id = ?))"
+        params = (str(chat) if chat else "", platform, sender_id)
+    return sql + " ORDER BY id", params
 
 
 class SqlStore(PublicQueries):
@@ -140,14 +153,31 @@ class SqlStore(PublicQueries):
         self, *, chat: ChatKey | None = None, sender: tuple[str, str] | None = None
     ) -> list[StoredRequest]:
         """Requests queued or running, of `chat` or `sender` when given, oldest first."""
-        sql = f"SELECT {REQUEST_COLUMNS} FROM requests WHERE {OPEN}"
-        params: list[object] = []
-        if chat is not None or sender is not None:
-            platform, sender_id = sender or ("", "")
-            sql += " AND (chat = ? OR (platform = ? AND sender_id = ?))"
-            params += [str(chat) if chat else "", platform, sender_id]
-        rows = (await self._run(sql + " ORDER BY id", params)).rows
+        rows = (await self._run(*_open_requests(chat, sender))).rows
         return [request_from_row(row) for row in rows]
+
+    async def screening(
+        self, chat: ChatKey, sender: tuple[str, str], user: str, since: float
+    ) -> Screening:
+        """The intake's reads for one message, sent together (see the port)."""
+        head, opened = await self._many(
+            [
+                (
+                    "SELECT (SELECT language FROM chats WHERE chat = ?), "
+                    "EXISTS (SELECT 1 FROM blocked_users WHERE user_key = ?), "
+                    "(SELECT count(*) FROM clips WHERE user_key = ? AND created_at >= ?)",
+                    (str(chat), user, user, since),
+                ),
+                _open_requests(chat, sender),
+            ]
+        )
+        language, blocked, clips = head.rows[0]
+        return Screening(
+            None if language is None else ChatSettings(language=as_lang(language)),
+            bool(blocked),
+            [request_from_row(row) for row in opened.rows],
+            int(clips),
+        )
 
     async def renew_leases(
         self, owner: str, request_ids: Sequence[int], lease_s: float

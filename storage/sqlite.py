@@ -213,13 +213,26 @@ class SqliteStore(SqlStore):
 
     async def _run(self, sql: str, params: Sequence[object] = ()) -> Result:
         """One statement, its rows read, committed, in the order the calls came."""
+        return (await self._many(((sql, params),)))[0]
+
+    async def _many(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[Result]:
+        """Statements in the same batch, in order: one trip to the thread for all."""
         if self._closed:
             raise ConnectionError("the SQLite store is closed")
-        done: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Statement(sql, tuple(params), done))
+        loop = asyncio.get_running_loop()
+        waiting = [
+            _Statement(sql, tuple(params), loop.create_future()) for sql, params in statements
+        ]
+        self._waiting.extend(waiting)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="clipbot-sqlite")
-        return await done
+        try:
+            return [await statement.done for statement in waiting]
+        except BaseException:
+            for statement in waiting:  # those not sent yet never run; none goes unread
+                if not statement.done.cancel() and not statement.done.cancelled():
+                    statement.done.exception()
+            raise
 
     async def _flush(self) -> None:
         while self._waiting:

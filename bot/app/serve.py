@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.app.core import Core, open_core
+from bot.app.core import Core, open_core, tune_gc
 from bot.app.side import start_side_server
 from bot.config import Settings
 from bot.ports.chat import Adapter
@@ -83,6 +83,7 @@ async def serve(
     if stop is None:
         stop = asyncio.Event()
         stop_on_signals(stop)
+    tune_gc()
     async with open_core(settings) as core:
         adapters = [] if terminal else platform_adapters(core)
         term: TerminalAdapter | None = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.app.core import open_core
+from bot.app.core import open_core, tune_gc
 from bot.app.serve import platform_adapters, stop_on_signals
 from bot.config import Settings
 from bot.errors import AdapterStartError
@@ -29,6 +29,7 @@ async def work(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
     if stop is None:
         stop = asyncio.Event()
         stop_on_signals(stop)
+    tune_gc()
     async with open_core(settings) as core:
         adapters = platform_adapters(core)
         if not adapters:

@@ -17,6 +17,7 @@ from bot.engine.work import Deps, Received
 from bot.engine.workers import Workers, WorkerSettings
 from bot.errors import ClipbotError, SessionLost
 from bot.gate import Gate, Pending
+from bot.gate.pending import pending_of
 from bot.ports.backend import Backend
 from bot.ports.chat import ChatKey, IncomingMessage, OutgoingChannel, Platform
 from bot.ports.store import ChatSettings, NewRequest, RequestState, Store, StoredRequest
@@ -89,10 +90,13 @@ class Engine:
         if message.is_group and not message.addressed:
             return
         where = route(message.text, bool(message.attachments))
-        lang = await self._language(message)
+        # Everything the answer depends on, read in one trip (with 1000 chats at once,
+        # each trip of every chat's intake through the store delays every first reply).
+        seen = await self._deps.gate.look(message)
+        lang = await self._language(message, seen.settings)
         try:
             # Access, quotas and admin commands: refused here, nothing is queued.
-            if await self._deps.gate.screen(message, channel, where, lang):
+            if await self._deps.gate.screen(message, channel, where, lang, seen):
                 return
             if where.intent in ("start", "help"):
                 await channel.send_text(say("help", lang))
@@ -116,7 +120,7 @@ class Engine:
         elif where.intent != "new":
             # Answered at once, while the request is written: next in line, or starting.
             # The worker carries the answer on as the request's status message.
-            ahead = await self._deps.store.unfinished_requests(message.chat)
+            ahead = sum(1 for r in seen.open_requests if r.chat == message.chat)
             ack = asyncio.ensure_future(self._acknowledge(channel, lang, ahead))
         for index, item in enumerate(items):
             summary = item.text or f"[{len(item.attachments)} file(s)]"
@@ -164,11 +168,7 @@ class Engine:
         found = await self._deps.store.open_requests(
             chat=None if message is None else message.chat, sender=sender
         )
-        return [
-            Pending(r.chat, f"{r.chat.platform}:{r.sender_id}", r.text,
-                    str(r.payload.get("intent", "agent")), r.created_at, r.state == "running")
-            for r in found
-        ]  # fmt: skip
+        return pending_of(found)
 
     async def idle(self) -> None:
         """Wait until no request is queued or running (for this process's platforms)."""
@@ -187,16 +187,17 @@ class Engine:
         state: RequestState = "done" if outcome.ok else "failed"
         metrics.finished(str(stored.payload.get("intent", "agent")), state, outcome.detail)
 
-    async def _language(self, message: IncomingMessage) -> Lang:
+    async def _language(self, message: IncomingMessage, stored: ChatSettings | None) -> Lang:
+        """The chat's language (`stored`: its settings as read at intake), changed to the
+        one this message is written in when that is clear."""
         store = self._deps.store
         current = self._languages.get(message.chat)
         if current is None:
-            stored = await store.get_chat_settings(message.chat)
             current = stored.language if stored else self._deps.settings.default_language
         detected = language.detect(message.text, message.sender.language_code)
         if detected is not None and detected != current:
-            stored = await store.get_chat_settings(message.chat) or ChatSettings()
-            await store.set_chat_settings(message.chat, replace(stored, language=detected))
+            settings = replace(stored or ChatSettings(), language=detected)
+            await store.set_chat_settings(message.chat, settings)
             current = detected
         self._languages[message.chat] = current
         return current

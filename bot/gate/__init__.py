@@ -20,11 +20,11 @@ from bot.config import Settings
 from bot.gate.access import Access, user_key
 from bot.gate.admin import ADMIN_INTENTS, AdminCommands
 from bot.gate.credits import CreditMeter
-from bot.gate.pending import Pending, PendingFn
-from bot.gate.quota import Quotas
+from bot.gate.pending import Pending, PendingFn, pending_of
+from bot.gate.quota import Quotas, day_start
 from bot.ports.backend import Backend
 from bot.ports.chat import IncomingMessage, OutgoingChannel
-from bot.ports.store import ClipRecord, Delivery, Store
+from bot.ports.store import ClipRecord, Delivery, Screening, Store
 from bot.routing import Route
 from bot.words import Lang, say
 
@@ -58,14 +58,30 @@ class Gate:
         self._quotas = Quotas(settings, store, self._meter, clock)
         self._admin = AdminCommands(self._access, store, backend, pending, clock)
 
+    async def look(self, message: IncomingMessage) -> Screening:
+        """What `screen` and the intake read of a message's chat and sender, in one trip
+        to the store (see `Store.screening`)."""
+        return await self._store.screening(
+            message.chat,
+            (message.chat.platform, message.sender.id),
+            user_key(message),
+            day_start(self._clock()),
+        )
+
     async def screen(
-        self, message: IncomingMessage, channel: OutgoingChannel, route: Route, lang: Lang
+        self,
+        message: IncomingMessage,
+        channel: OutgoingChannel,
+        route: Route,
+        lang: Lang,
+        seen: Screening,
     ) -> bool:
         """True when the message ends here (turned away, or answered by the gate); False
-        when the engine goes on with it. Nothing is queued for a message turned away."""
+        when the engine goes on with it. Nothing is queued for a message turned away.
+        `seen`: what `look` read for it."""
         intent = route.intent
         admin = self._access.is_admin(message)
-        reason = await self._access.refusal(message)
+        reason = self._access.refusal(message, blocked=seen.blocked)
         if reason is not None:
             metrics.refused(intent, reason)
             told = await self._access.first_refusal(message)
@@ -81,16 +97,16 @@ class Gate:
                 # Invisible to others: no answer, not even "unknown command".
                 log.info("%s tried the admin command /%s", user_key(message), intent)
             return True
+        pending = pending_of(seen.open_requests)
         if intent == "quota":
-            pending = await self._pending(message)
-            text = await self._quotas.report(message, pending, lang, admin=admin)
+            text = await self._quotas.report(message, pending, seen.clips_since, lang, admin=admin)
             await channel.send_text(text)
             metrics.answered(intent)
             return True
         if intent in QUICK_INTENTS:
             metrics.answered(intent)
         elif intent in COUNTED_INTENTS and not admin:
-            refusal = await self._quotas.check(message, await self._pending(message), lang)
+            refusal = await self._quotas.check(message, pending, seen.clips_since, lang)
             if refusal is not None:
                 metrics.refused(intent, refusal.limit)
                 log.info("%s refused: over %s", user_key(message), refusal.limit)

@@ -41,11 +41,12 @@ class Access:
         """Whether "platform:id" is listed in CLIPBOT_ADMINS."""
         return user in self._admins
 
-    async def refusal(self, message: IncomingMessage) -> Refusal | None:
-        """Why the sender may not use the bot, or None when they may."""
+    def refusal(self, message: IncomingMessage, *, blocked: bool) -> Refusal | None:
+        """Why the sender may not use the bot (`blocked`: whether the store lists them),
+        or None when they may."""
         if self.is_admin(message):
             return None
-        if await self._store.is_blocked(user_key(message)):
+        if blocked:
             return "blocked"
         if not (self._users or self._chats):
             return None  # no allow list: everyone

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.ports.chat import ChatKey, IncomingMessage
+from bot.ports.store import StoredRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,3 +26,12 @@ class Pending:
 #: The requests queued or running now, from the durable queue (every process's): those of
 #: a message's chat and sender when one is given (what its quotas look at), else all.
 PendingFn = Callable[[IncomingMessage | None], Awaitable[Sequence[Pending]]]
+
+
+def pending_of(requests: Sequence[StoredRequest]) -> list[Pending]:
+    """Open requests as the gate and the pages see them."""
+    return [
+        Pending(r.chat, f"{r.chat.platform}:{r.sender_id}", r.text,
+                str(r.payload.get("intent", "agent")), r.created_at, r.state == "running")
+        for r in requests
+    ]  # fmt: skip

@@ -72,10 +72,12 @@ class Quotas:
         self.max_queued = settings.max_queued_per_chat
         self.credit_share = settings.quota_credit_share / 100
 
-    async def usage(self, message: IncomingMessage, pending: Sequence[Pending]) -> Usage:
-        """The sender's usage today and their chat's queue."""
+    async def usage(
+        self, message: IncomingMessage, pending: Sequence[Pending], clips: int
+    ) -> Usage:
+        """The sender's usage today (`clips`: their clips since `day_start`) and their
+        chat's queue."""
         user, since = user_key(message), day_start(self._clock())
-        clips = len(await self._store.clips_since(since, user))
         spent = allowed = None
         if self.credit_share and (available := await self._meter.available()) is not None:
             spent = await self._store.credits_spent(user, since)
@@ -91,32 +93,38 @@ class Quotas:
         )
 
     async def check(
-        self, message: IncomingMessage, pending: Sequence[Pending], lang: Lang
+        self, message: IncomingMessage, pending: Sequence[Pending], clips: int, lang: Lang
     ) -> Refusal | None:
         """The first limit this request would pass, or None when it may go ahead."""
-        use = await self.usage(message, pending)
+        use = await self.usage(message, pending, clips)
         if self.max_queued and use.waiting_in_chat >= self.max_queued:
             return Refusal("queue", say("quota_queue", lang, n=self.max_queued))
-        wait = until_reset(self._clock(), lang)
         # Requests still in the making count: each may end in a clip.
         made = use.clips + use.in_flight
         if self.clips_per_day and made >= self.clips_per_day:
+            wait = until_reset(self._clock(), lang)
             text = say("quota_clips", lang, limit=self.clips_per_day, wait=wait)
             return Refusal("clips_per_day", text)
         allowed = use.credits_allowed
         if allowed is not None and use.credits_spent >= allowed:
             text = say(
                 "quota_credits", lang, spent=round(use.credits_spent), allowed=round(allowed),
-                wait=wait,
+                wait=until_reset(self._clock(), lang),
             )  # fmt: skip
             return Refusal("credits", text)
         return None
 
     async def report(
-        self, message: IncomingMessage, pending: Sequence[Pending], lang: Lang, *, admin: bool
+        self,
+        message: IncomingMessage,
+        pending: Sequence[Pending],
+        clips: int,
+        lang: Lang,
+        *,
+        admin: bool,
     ) -> str:
         """`/quota`: the sender's usage today against each limit."""
-        use = await self.usage(message, pending)
+        use = await self.usage(message, pending, clips)
         lines = [say("quota_head", lang, wait=until_reset(self._clock(), lang))]
         made = use.clips + use.in_flight
         if self.clips_per_day and not admin:

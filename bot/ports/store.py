@@ -111,6 +111,19 @@ class StoredRequest:
     updated_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class Screening:
+    """What the intake reads for one message, in one trip to the store: the chat's
+    settings, whether the sender is blocked, the open requests of the chat and of the
+    sender, and the sender's clips since a time."""
+
+    settings: ChatSettings | None
+    blocked: bool
+    #: queued or running, oldest first: the chat's and the sender's (as `open_requests`)
+    open_requests: Sequence[StoredRequest]
+    clips_since: int
+
+
 class Store(Protocol):
     """Everything persisted. All methods are safe to call from many tasks at once."""
 
@@ -169,6 +182,15 @@ class Store(Protocol):
     ) -> list[StoredRequest]:
         """Requests queued or running, oldest first: those of `chat` or of `sender`
         (platform, sender id) when either is given, else every one."""
+        ...
+
+    async def screening(
+        self, chat: ChatKey, sender: tuple[str, str], user: str, since: float
+    ) -> Screening:
+        """In one trip: `get_chat_settings(chat)`, `is_blocked(user)`,
+        `open_requests(chat=chat, sender=sender)` and how many clips `user` has had since
+        `since` (the intake's reads, one after the other, were its first reply's delay
+        with many chats at once)."""
         ...
 
     async def claim_requests(

@@ -7,7 +7,7 @@ import time
 
 from bot.ports.backend import BackendSession
 from bot.ports.chat import ChatKey
-from bot.ports.store import ChatSettings, Identity, NewRequest, RenderJob, Store
+from bot.ports.store import ChatSettings, ClipRecord, Identity, NewRequest, RenderJob, Store
 
 CHAT = ChatKey("telegram", "-100123")
 OTHER = ChatKey("discord", "42")
@@ -251,3 +251,34 @@ async def test_a_request_with_a_known_key_is_the_one_queued(any_store: Store) ->
     assert again == first
     assert len({first, other, *keyless}) == 4
     assert await any_store.unfinished_requests(CHAT) == 4
+
+
+async def test_screening_reads_what_the_single_reads_do(any_store: Store) -> None:
+    user = "telegram:u1"
+    now = time.time()
+    mine = await any_store.add_request(new(CHAT, "zoom in"))  # the chat's, by u1
+    await any_store.add_request(NewRequest(OTHER, "u1", "x", {}))  # u1 elsewhere: not theirs
+    await any_store.add_request(NewRequest(THIRD, "u1", "y", {}))  # u1 on Telegram
+    await any_store.add_request(NewRequest(THIRD, "u2", "z", {}))  # neither
+    await any_store.block_user("telegram:u2", "admin")
+    for at in (now - 7200, now - 10, now - 5):
+        await any_store.add_clip(ClipRecord(user, CHAT, 1.0, 1.0, 10, "file", at))
+
+    fresh = await any_store.screening(CHAT, ("telegram", "u1"), user, now - 60)
+    assert fresh.settings is None
+    assert fresh.blocked is False
+    assert fresh.clips_since == 2
+    assert fresh.open_requests == await any_store.open_requests(
+        chat=CHAT, sender=("telegram", "u1")
+    )
+    assert [r.text for r in fresh.open_requests] == ["zoom in", "y"]
+
+    await any_store.set_chat_settings(CHAT, ChatSettings(language="zh"))
+    claimed = await any_store.claim_requests("w", ["telegram"], 10, 60)
+    assert mine in [r.id for r in claimed]
+    assert await any_store.finish_request(mine, "w", "done")
+    seen = await any_store.screening(CHAT, ("telegram", "u2"), "telegram:u2", now)
+    assert seen.settings == ChatSettings(language="zh")
+    assert seen.blocked is True
+    assert seen.clips_since == 0
+    assert [r.text for r in seen.open_requests] == ["z"]
