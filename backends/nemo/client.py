@@ -70,6 +70,9 @@ class ClientConfig:
     turn_timeout_s: float = 900.0
     keepalive_only_timeout_s: float = 600.0
     request_timeout_s: float = 60.0
+    #: An upload slower than this on average fails (aiohttp has no per-write timeout:
+    #: a server that stops reading would otherwise hold the request for good).
+    upload_min_bytes_per_s: float = 128 * 1024
     read_retry: ReadRetry = field(default_factory=ReadRetry)
 
 
@@ -121,6 +124,8 @@ class NemoClient:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
                 timeout=self._timeout,
+                # As httpx did: HTTPS_PROXY / NO_PROXY and ~/.netrc from the environment.
+                trust_env=True,
             )
         return self._session
 
@@ -194,8 +199,15 @@ class NemoClient:
                 with file_path.open("rb") as fh:
                     form = aiohttp.FormData()
                     form.add_field("files", fh, filename=filename, content_type=mime)
+                    size = os.fstat(fh.fileno()).st_size
+                    timeout = aiohttp.ClientTimeout(
+                        total=self.config.request_timeout_s
+                        + size / self.config.upload_min_bytes_per_s,
+                        connect=self.config.request_timeout_s,
+                        sock_read=self.config.request_timeout_s,
+                    )
                     async with self._http.request(
-                        method, url, headers=headers, data=form
+                        method, url, headers=headers, data=form, timeout=timeout
                     ) as response:
                         raw = await response.read()
             else:
