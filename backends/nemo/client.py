@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+import yarl
 
 from backends.nemo.identity import IdentityStore, NemoIdentity
 from backends.nemo.retry import ReadRetry, Remedies, retry_after_seconds
@@ -197,7 +198,9 @@ class NemoClient:
                 mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
                 # aiohttp reads the open file in chunks while sending: never whole in memory.
                 with file_path.open("rb") as fh:
-                    form = aiohttp.FormData()
+                    # Names as UTF-8 in quotes, as browsers and httpx send them (aiohttp's
+                    # default percent-encodes them, and servers keep "%E5%A4%8F.jpg").
+                    form = aiohttp.FormData(quote_fields=False)
                     form.add_field("files", fh, filename=filename, content_type=mime)
                     size = os.fstat(fh.fileno()).st_size
                     timeout = aiohttp.ClientTimeout(
@@ -344,7 +347,7 @@ class NemoClient:
         part = dest.with_name(dest.name + ".part")
         size = 0
         try:
-            async with self._http.get(url, headers=headers) as response:
+            async with self._http.get(_as_given(url), headers=headers) as response:
                 if response.status != 200:
                     raw = await _read_limited(response)
                     self._check(response, raw)
@@ -413,6 +416,13 @@ class NemoClient:
                 raise Unavailable(f"Nemo chat cannot be reached ({type(exc).__name__})") from exc
             assert failure is not None
             await remedies.apply(failure, token)
+
+
+def _as_given(url: str) -> yarl.URL:
+    """A URL from Nemo sent exactly as written when it is already encoded (a signed
+    download link: re-encoding its query, as yarl does, can break the signature)."""
+    encoded = url.isascii() and not any(c.isspace() for c in url)
+    return yarl.URL(url, encoded=encoded)
 
 
 async def _read_limited(response: aiohttp.ClientResponse) -> bytes:

@@ -91,6 +91,8 @@ class Received:
     headers: CIMultiDict[str]  # names in any case, as HTTP has them
     json: Any
     at: float
+    #: the path and query exactly as they came on the wire
+    raw_path: str = ""
 
 
 @dataclass

@@ -246,7 +246,14 @@ class NemoEmulator:
             except ValueError:
                 body = "<invalid json>"
         self.requests.append(
-            Received(request.method, request.path, CIMultiDict(request.headers), body, time.time())
+            Received(
+                request.method,
+                request.path,
+                CIMultiDict(request.headers),
+                body,
+                time.time(),
+                request.raw_path,
+            )
         )
         request[JSON] = body
         # Route names are the endpoints of `fail_next` ("download:file" → "download").

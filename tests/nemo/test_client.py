@@ -236,6 +236,25 @@ async def test_both_upload_answer_shapes(
     assert uploaded.url.startswith(nemo_emulator.base_url)
 
 
+async def test_an_upload_keeps_its_file_name_as_written(
+    backend: NemoBackend, nemo_emulator: NemoEmulator, photo: Path
+) -> None:
+    session = await backend.open_session("zh")
+    name = '夏天 "海边" é.png'
+    uploaded = await backend.upload(session, photo, name)
+    assert uploaded.name == name  # as the emulator read it from the multipart part
+
+
+async def test_a_signed_download_link_is_fetched_exactly_as_given(
+    backend: NemoBackend, nemo_emulator: NemoEmulator, tmp_path: Path
+) -> None:
+    query = "?X-Amz-Credential=AKIA%2F2026%2Fus&X-Amz-Signature=ab%2Bc%3D&x=a+b"
+    url = nemo_emulator.make_blob(1000) + query
+    assert await backend.client.download(url, tmp_path / "clip.mp4") == 1000
+    (fetched,) = nemo_emulator.received("/_emulator/files/")
+    assert fetched.raw_path.endswith(query)
+
+
 async def test_upload_by_url(backend: NemoBackend, nemo_emulator: NemoEmulator) -> None:
     session = await backend.open_session("en")
     files = await backend.client.upload_urls(session.session_id, ["https://cdn.example/a.png"])
