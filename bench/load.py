@@ -44,6 +44,7 @@ from bot.ports.chat import (
     Sender,
     VideoInfo,
 )
+from bot.ports.store import Store
 
 
 @dataclass
@@ -127,6 +128,20 @@ def _note_fetched(backend: Backend) -> dict[str, float]:
 
     backend.export = timed  # type: ignore[method-assign]
     return fetched
+
+
+def _note_read(store: Store) -> dict[str, float]:
+    """Note when each chat's intake has its one read back from the store."""
+    read: dict[str, float] = {}
+    screening = store.screening
+
+    async def timed(chat: ChatKey, sender: tuple[str, str], user: str, since: float) -> Any:
+        found = await screening(chat, sender, user, since)
+        read[chat.chat_id] = time.time()
+        return found
+
+    store.screening = timed  # type: ignore[method-assign]
+    return read
 
 
 class _BenchPlatform:
@@ -249,6 +264,7 @@ async def run(
             tune_gc()  # as `clipbot run` does
             async with open_core(settings) as core:
                 fetched = _note_fetched(core.backend)
+                read = _note_read(core.store)
                 calls, seen = _time_calls(core.backend)
                 channels = [BenchChannel(str(i)) for i in range(chats)]
                 # Made before the clock starts: the terminal's conversion of a file path
@@ -310,7 +326,20 @@ async def run(
             if session.session_id in seen_by_session:
                 to_seen.append(seen_by_session[session.session_id] - done_at)
     emulator_cpu = emu1 - emu0 if emu0 is not None and emu1 is not None else -1.0
+    # The first reply in two: the intake's one read of the store, then the rest to the
+    # answer (the gate, the language, the request handed to the store, the send).
+    to_read = [
+        (read[c.chat_id] - t0) * 1000 for c, t0 in zip(channels, sent, strict=True)
+        if c.chat_id in read and c.first_reply is not None
+    ]  # fmt: skip
+    read_to_reply = [
+        (c.first_reply - read[c.chat_id]) * 1000 for c in channels
+        if c.chat_id in read and c.first_reply is not None
+    ]  # fmt: skip
     if report is not None:
+        report.append("where the first reply's time goes:")
+        report.append(_steps("message → the intake's one read of the store back", to_read, "ms"))
+        report.append(_steps("read back → first reply sent", read_to_reply, "ms"))
         report.extend(_where(to_seen, to_fetched, to_delivery, calls, lag, total))
         report.append(collections.line())
         report.extend(_cpu_lines(bot_cpu, emulator_cpu, total))
@@ -334,10 +363,12 @@ async def run(
     }
 
 
-def _steps(label: str, values: list[float]) -> str:
+def _steps(label: str, values: list[float], unit: str = "s") -> str:
     if not values:
         return f"  {label}: no samples"
-    return f"  {label}: median {statistics.median(values):.2f} s, p99 {pct(values, 0.99):.2f} s"
+    digits = 1 if unit == "ms" else 2
+    median, p99 = statistics.median(values), pct(values, 0.99)
+    return f"  {label}: median {median:.{digits}f} {unit}, p99 {p99:.{digits}f} {unit}"
 
 
 def _where(

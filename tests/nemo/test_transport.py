@@ -1,8 +1,5 @@
-"""A Nemo that stops reading in the middle of an upload: the upload fails, in bounded time.
-
-aiohttp has no per-write timeout (httpx had one): without the upload's own limit, a server
-that accepts the connection and never reads would hold the request for good.
-"""
+"""The Nemo client's HTTP edges: a server that stops reading an upload, a proxy named by
+the environment."""
 
 from __future__ import annotations
 
@@ -12,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from backends.nemo.client import ClientConfig, NemoClient
+from backends.nemo.client import ClientConfig, NemoClient, _proxy_for
 from bot.errors import Unavailable
+from fakes.nemo.server import NemoEmulator
 from storage.memory import MemoryStore
 
 
 async def test_an_upload_the_server_stops_reading_fails_in_bounded_time(tmp_path: Path) -> None:
+    # aiohttp has no per-write timeout (httpx had one): without the upload's own limit, a
+    # server that accepts the connection and never reads would hold the request for good.
     accepted: list[asyncio.StreamWriter] = []
 
     async def never_read(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -47,3 +47,25 @@ async def test_an_upload_the_server_stops_reading_fails_in_bounded_time(tmp_path
         await server.wait_closed()
     assert accepted, "the client never connected"
     assert time.monotonic() - started < 10
+
+
+async def test_the_proxy_the_environment_names_carries_the_calls(
+    nemo_emulator: NemoEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    # The emulator stands in for the proxy: a proxied request names its real host.
+    monkeypatch.setenv("HTTP_PROXY", nemo_emulator.base_url)
+    config = ClientConfig(base_url="http://nemo.invalid", token="nmv_usr_test")
+    client = NemoClient(config, MemoryStore())
+    try:
+        await client.credits()
+    finally:
+        await client.aclose()
+    (call,) = nemo_emulator.received("/api/credits/")
+    assert call.headers["Host"] == "nemo.invalid"
+    assert call.headers["Authorization"] == "Bearer nmv_usr_test"
+
+    monkeypatch.setenv("NO_PROXY", "nemo.invalid")
+    assert _proxy_for("http://nemo.invalid") is None
+    assert _proxy_for("http://elsewhere.invalid") == nemo_emulator.base_url
