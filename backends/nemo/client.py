@@ -79,22 +79,16 @@ class ClientConfig:
 
 
 class NemoClient:
-    """One Nemo account's view of the API, over one aiohttp session (its own, opened at
-    the first call, unless one is given).
+    """One Nemo account's view of the API, over its own aiohttp session (opened at the
+    first call, in the running event loop).
 
     aiohttp directly, not httpx: on the load benchmark httpx's request and response
     models (on aiohttp's pool already) cost about 300 µs of CPU a call, 3-4× aiohttp's
     own, and one process makes 8 calls per clip (docs/engine.md, "Load benchmark").
     """
 
-    def __init__(
-        self,
-        config: ClientConfig,
-        identities: IdentityStore,
-        *,
-        http: aiohttp.ClientSession | None = None,
-    ) -> None:
-        self._session: aiohttp.ClientSession | None = http
+    def __init__(self, config: ClientConfig, identities: IdentityStore) -> None:
+        self._session: aiohttp.ClientSession | None = None
         self.config = config
         self._base = config.base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(
