@@ -16,7 +16,6 @@ from bot.ports.backend import BackendSession
 from bot.ports.chat import ChatKey
 from bot.ports.store import (
     ChatSettings,
-    ClipRecord,
     Identity,
     NewRequest,
     RenderJob,
@@ -25,12 +24,13 @@ from bot.ports.store import (
     Step,
     StoredRequest,
 )
+from storage.memory_public import MemoryPublic
 from storage.wakeup import Wakeup
 
 _OPEN = ("queued", "running")
 
 
-class MemoryStore:
+class MemoryStore(MemoryPublic):
     """The in-memory `bot.ports.store.Store`."""
 
     def __init__(self) -> None:
@@ -47,9 +47,7 @@ class MemoryStore:
         self.projects: dict[tuple[str, str], str] = {}
         self.project_files: dict[tuple[str, str, str], bytes] = {}
         self._owners: dict[int, tuple[str | None, float]] = {}
-        self.blocked: dict[str, str] = {}
-        self.clips: list[ClipRecord] = []
-        self.spends: list[tuple[str, float, float]] = []
+        super().__init__()
         self.closed = False
         self._ids = itertools.count(1)
         self._keys: dict[str, int] = {}
@@ -347,53 +345,6 @@ class MemoryStore:
             del self.inbox[entry]
         return {"requests": len(old), "jobs": len(jobs), "updates": len(updates),
                 "inbox": len(inbox)}  # fmt: skip
-
-    # --- a public bot: the block list, usage, the operator's views ---------------------
-
-    async def block_user(self, user: str, by: str) -> None:
-        """Block "platform:id" from using the bot."""
-        self.blocked.setdefault(user, by)
-
-    async def unblock_user(self, user: str) -> bool:
-        """Lift a block; False when the user was not blocked."""
-        return self.blocked.pop(user, None) is not None
-
-    async def is_blocked(self, user: str) -> bool:
-        """Whether "platform:id" is blocked."""
-        return user in self.blocked
-
-    async def blocked_users(self) -> list[str]:
-        """Every blocked "platform:id", oldest block first."""
-        return list(self.blocked)
-
-    async def add_clip(self, clip: ClipRecord) -> None:
-        """Record a delivered clip."""
-        self.clips.append(clip)
-
-    async def clips_since(self, since: float, user: str | None = None) -> list[ClipRecord]:
-        """Clips delivered at or after `since`, of one user or of everyone."""
-        found = [c for c in self.clips if c.at >= since and user in (None, c.user)]
-        return sorted(found, key=lambda c: c.at)
-
-    async def add_credit_spend(self, user: str, credits: float, at: float) -> None:
-        """Record backend credits a user's request spent."""
-        self.spends.append((user, credits, at))
-
-    async def credits_spent(self, user: str, since: float) -> float:
-        """The credits a user spent at or after `since`."""
-        return float(sum(n for who, n, at in self.spends if who == user and at >= since))
-
-    async def request_outcomes(self, since: float) -> dict[tuple[RequestState, str | None], int]:
-        """Requests made at or after `since`, counted by (state, detail)."""
-        counts: dict[tuple[RequestState, str | None], int] = {}
-        for r in self.requests.values():
-            if r.created_at >= since:
-                counts[(r.state, r.detail)] = counts.get((r.state, r.detail), 0) + 1
-        return counts
-
-    async def recent_requests(self, limit: int) -> list[StoredRequest]:
-        """The latest requests, newest first."""
-        return sorted(self.requests.values(), key=lambda r: r.id, reverse=True)[:limit]
 
     async def ping(self) -> None:
         """Raise once closed, as a closed database would."""

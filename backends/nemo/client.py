@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
-import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +19,18 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
-import yarl
 
-from backends.nemo.identity import IdentityStore, NemoIdentity
+from backends.nemo.identity import NemoIdentity
 from backends.nemo.retry import ReadRetry, Remedies, retry_after_seconds
 from backends.nemo.stream import EventParser, read_turn
+from backends.nemo.transport import (
+    as_given,
+    file_form,
+    open_session,
+    read_limited,
+    stream_chunks,
+    timeouts,
+)
 from backends.nemo.wire import (
     UPLOAD_LIMIT_BYTES,
     AnonymousToken,
@@ -42,18 +48,14 @@ from backends.nemo.wire import (
     parse_state,
     parse_upload,
 )
-from bot.errors import BackendError, FileTooLarge, RateLimited, StreamDropped, Unavailable
+from bot.errors import BackendError, FileTooLarge, RateLimited, Unavailable
 from bot.ports.backend import AgentEvent, Credits, UploadedFile
+from bot.ports.store import IdentityStore
 
 log = logging.getLogger(__name__)
 
 APP = "nemo_agent"
-_ERROR_BODY_LIMIT = 64 * 1024
 _CHUNK = 256 * 1024
-#: Connections to Nemo at once. Each running turn holds its chat stream's connection for
-#: up to 15 minutes: a pool of 100 would make the 101st busy chat's every call (a credits
-#: check, a render poll) wait for a stream to end.
-MAX_CONNECTIONS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,20 +82,12 @@ class ClientConfig:
 
 class NemoClient:
     """One Nemo account's view of the API, over its own aiohttp session (opened at the
-    first call, in the running event loop).
-
-    aiohttp directly, not httpx: on the load benchmark httpx's request and response
-    models (on aiohttp's pool already) cost about 300 µs of CPU a call, 3-4× aiohttp's
-    own, and one process makes 8 calls per clip (docs/engine.md, "Load benchmark").
-    """
+    first call, in the running event loop; see `transport`)."""
 
     def __init__(self, config: ClientConfig, identities: IdentityStore) -> None:
         self._session: aiohttp.ClientSession | None = None
         self.config = config
         self._base = config.base_url.rstrip("/")
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=config.request_timeout_s, sock_read=config.request_timeout_s
-        )
         self.identity = NemoIdentity(
             identities, self._fetch_anonymous, token=config.token, client_id=config.client_id
         )
@@ -117,11 +111,7 @@ class NemoClient:
     @property
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
-                timeout=self._timeout,
-                proxy=_proxy_for(self.config.base_url),
-            )
+            self._session = open_session(self.config.base_url, self.config.request_timeout_s)
         return self._session
 
     def _headers(self, token: str | None) -> dict[str, str]:
@@ -190,18 +180,12 @@ class NemoClient:
             if upload is not None:
                 file_path, filename = upload
                 mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-                # aiohttp reads the open file in chunks while sending: never whole in memory.
                 with file_path.open("rb") as fh:
-                    # Names as UTF-8 in quotes, as browsers and httpx send them (aiohttp's
-                    # default percent-encodes them, and servers keep "%E5%A4%8F.jpg").
-                    form = aiohttp.FormData(quote_fields=False)
-                    form.add_field("files", fh, filename=filename, content_type=mime)
+                    form = file_form("files", fh, filename, mime)
                     size = os.fstat(fh.fileno()).st_size
-                    timeout = aiohttp.ClientTimeout(
-                        total=self.config.request_timeout_s
-                        + size / self.config.upload_min_bytes_per_s,
-                        connect=self.config.request_timeout_s,
-                        sock_read=self.config.request_timeout_s,
+                    limit = self.config.request_timeout_s
+                    timeout = timeouts(
+                        limit, limit, limit + size / self.config.upload_min_bytes_per_s
                     )
                     async with self._http.request(
                         method, url, headers=headers, data=form, timeout=timeout
@@ -341,9 +325,9 @@ class NemoClient:
         part = dest.with_name(dest.name + ".part")
         size = 0
         try:
-            async with self._http.get(_as_given(url), headers=headers) as response:
+            async with self._http.get(as_given(url), headers=headers) as response:
                 if response.status != 200:
-                    raw = await _read_limited(response)
+                    raw = await read_limited(response)
                     self._check(response, raw)
                     raise Unavailable(f"Nemo download answered HTTP {response.status}")
                 with part.open("wb") as fh:
@@ -368,11 +352,7 @@ class NemoClient:
             "session_id": session_id,
             "new_message": {"role": "user", "parts": [{"text": text}]},
         }
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=self.config.request_timeout_s,
-            sock_read=self.config.stream_read_timeout_s,
-        )
+        timeout = timeouts(self.config.request_timeout_s, self.config.stream_read_timeout_s)
         remedies = Remedies(self.identity, self.config.rate_limit_wait_s)
         while True:
             token = await self.token()
@@ -388,7 +368,7 @@ class NemoClient:
                 ) as response:
                     ctype = response.headers.get("content-type", "")
                     if response.status != 200 or "text/event-stream" not in ctype:
-                        raw = await _read_limited(response)
+                        raw = await read_limited(response)
                         try:
                             self._check(response, raw)
                             raise not_a_stream(response.status, ctype)
@@ -397,7 +377,7 @@ class NemoClient:
                     else:
                         parser = EventParser(user_id=self.user_id, web_url=self.config.web_url)
                         async for event in read_turn(
-                            _stream_chunks(response),
+                            stream_chunks(response),
                             parser,
                             turn_timeout_s=self.config.turn_timeout_s,
                             keepalive_only_timeout_s=self.config.keepalive_only_timeout_s,
@@ -410,39 +390,3 @@ class NemoClient:
                 raise Unavailable(f"Nemo chat cannot be reached ({type(exc).__name__})") from exc
             assert failure is not None
             await remedies.apply(failure, token)
-
-
-def _proxy_for(base_url: str) -> str | None:
-    """The proxy the environment names for Nemo (HTTPS_PROXY / HTTP_PROXY, unless
-    NO_PROXY covers its host), as httpx used it. Read once: aiohttp's `trust_env` reads
-    it, and parses ~/.netrc, on every request (bench.load: the bot's CPU 8.2 s → 15.0 s)."""
-    parts = urlsplit(base_url)
-    if urllib.request.proxy_bypass(parts.hostname or ""):
-        return None
-    return urllib.request.getproxies().get(parts.scheme)
-
-
-def _as_given(url: str) -> yarl.URL:
-    """A URL from Nemo sent exactly as written when it is already encoded (a signed
-    download link: re-encoding its query, as yarl does, can break the signature)."""
-    encoded = url.isascii() and not any(c.isspace() for c in url)
-    return yarl.URL(url, encoded=encoded)
-
-
-async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
-    """At most 64 KiB of an error answer (an HTML page can be big)."""
-    buf = bytearray()
-    async for chunk in response.content.iter_any():
-        buf += chunk
-        if len(buf) >= _ERROR_BODY_LIMIT:
-            break
-    return bytes(buf[:_ERROR_BODY_LIMIT])
-
-
-async def _stream_chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    """The body as it arrives; a dropped or silent connection is `StreamDropped`."""
-    try:
-        async for chunk in response.content.iter_any():
-            yield chunk
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        raise StreamDropped(f"Nemo chat stream broke off: {type(exc).__name__}") from exc

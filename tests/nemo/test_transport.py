@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from backends.nemo.client import ClientConfig, NemoClient, _proxy_for
+from backends.nemo.client import ClientConfig, NemoClient
+from backends.nemo.transport import proxy_for
 from bot.errors import Unavailable
 from fakes.nemo.server import NemoEmulator
 from storage.memory import MemoryStore
@@ -67,5 +68,5 @@ async def test_the_proxy_the_environment_names_carries_the_calls(
     assert call.headers["Authorization"] == "Bearer nmv_usr_test"
 
     monkeypatch.setenv("NO_PROXY", "nemo.invalid")
-    assert _proxy_for("http://nemo.invalid") is None
-    assert _proxy_for("http://elsewhere.invalid") == nemo_emulator.base_url
+    assert proxy_for("http://nemo.invalid") is None
+    assert proxy_for("http://elsewhere.invalid") == nemo_emulator.base_url
