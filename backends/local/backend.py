@@ -22,7 +22,7 @@ from backends.local import audio, images, moving, warmup
 from backends.local import changes as ch
 from backends.local import instructions as ins
 from backends.local.clip import Media, make_draft, render_spec
-from backends.local.projects import Project, Projects, ProjectStore
+from backends.local.projects import Project, Projects
 from backends.local.render import RenderSpec, Slide, VideoSlide
 from bot.config import Settings
 from bot.errors import BadImage, NothingToExport, SessionLost, UnsupportedFile
@@ -38,6 +38,7 @@ from bot.ports.backend import (
     TextMessage,
     UploadedFile,
 )
+from bot.ports.store import ProjectStore
 from bot.words import Lang, say
 
 log = logging.getLogger(__name__)

@@ -13,41 +13,16 @@ import shutil
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from backends.local.clip import ClipSettings, Media, make_draft
 from bot.errors import SessionLost
 from bot.ports.backend import BackendSession
+from bot.ports.store import ProjectStore
 
 log = logging.getLogger(__name__)
 
 BACKEND = "local"
-
-
-class ProjectStore(Protocol):
-    """The part of `bot.ports.store.Store` the local renderer needs."""
-
-    async def load_project(self, backend: str, project_id: str) -> str | None:
-        """A project's saved state (JSON text), or None."""
-        ...
-
-    async def save_project(self, backend: str, project_id: str, state: str) -> None:
-        """Create or replace a project's state."""
-        ...
-
-    async def save_project_file(
-        self, backend: str, project_id: str, name: str, data: bytes
-    ) -> None:
-        """Keep a file of a project."""
-        ...
-
-    async def load_project_file(self, backend: str, project_id: str, name: str) -> bytes | None:
-        """A file of a project, or None."""
-        ...
-
-    async def delete_project(self, backend: str, project_id: str) -> None:
-        """Forget a project and its files."""
-        ...
 
 
 @dataclass(slots=True)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from backends.nemo.backend import NemoBackend, create_backend
 from backends.nemo.client import ClientConfig, NemoClient
-from backends.nemo.identity import IdentityStore
 
 __all__ = [
     "ClientConfig",
-    "IdentityStore",
     "NemoBackend",
     "NemoClient",
     "create_backend",

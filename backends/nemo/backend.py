@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from backends.nemo.client import ClientConfig, NemoClient
-from backends.nemo.identity import IdentityStore
 from backends.nemo.media import probe_mp4
 from backends.nemo.pace import PollPacer
 from backends.nemo.retry import ReadRetry
@@ -30,6 +29,7 @@ from bot.ports.backend import (
     TextMessage,
     UploadedFile,
 )
+from bot.ports.store import IdentityStore
 from bot.timeline import exportable
 from bot.words import Lang
 

@@ -2,7 +2,7 @@
 (configured, or anonymous and renewed when it expires) and the user behind it.
 
 The store keeps the client id and an anonymous token, so every process of one database
-shares one identity; `bot.ports.store.Store` fits `IdentityStore`.
+shares one identity (`bot.ports.store.IdentityStore`, the part of `Store` it needs).
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 from backends.nemo.wire import AnonymousToken
 from bot.errors import TokenError
 from bot.logs import redaction_filter
-from bot.ports.store import Identity
+from bot.ports.store import Identity, IdentityStore
 
 log = logging.getLogger(__name__)
 
@@ -24,18 +23,6 @@ BACKEND = "nemo"
 
 #: Asks Nemo for an anonymous token for the current client id.
 FetchAnonymous = Callable[[], Awaitable[AnonymousToken]]
-
-
-class IdentityStore(Protocol):
-    """The part of `bot.ports.store.Store` the Nemo client needs."""
-
-    async def get_identity(self, backend: str) -> Identity | None:
-        """The stored identity for a backend."""
-        ...
-
-    async def save_identity(self, backend: str, identity: Identity) -> None:
-        """Create or replace the identity for a backend."""
-        ...
 
 
 class NemoIdentity:

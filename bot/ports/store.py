@@ -124,10 +124,49 @@ class Screening:
     clips_since: int
 
 
-class Store(Protocol):
+class ProjectStore(Protocol):
+    """A backend's projects, kept in the store (the local renderer's: no shared disk
+    needed); the part of `Store` that backend needs."""
+
+    async def load_project(self, backend: str, project_id: str) -> str | None:
+        """A project's saved state (JSON text), or None when there is no such project."""
+        ...
+
+    async def save_project(self, backend: str, project_id: str, state: str) -> None:
+        """Create or replace a project's state."""
+        ...
+
+    async def save_project_file(
+        self, backend: str, project_id: str, name: str, data: bytes
+    ) -> None:
+        """Keep a file of a project (a photo, a video, music) for any process to fetch."""
+        ...
+
+    async def load_project_file(self, backend: str, project_id: str, name: str) -> bytes | None:
+        """A file of a project, or None when it is not kept."""
+        ...
+
+    async def delete_project(self, backend: str, project_id: str) -> None:
+        """Forget a project and its files."""
+        ...
+
+
+class IdentityStore(Protocol):
+    """A backend's account identity (the Nemo client's); the part of `Store` it needs."""
+
+    async def get_identity(self, backend: str) -> Identity | None:
+        """The stored identity for a backend."""
+        ...
+
+    async def save_identity(self, backend: str, identity: Identity) -> None:
+        """Create or replace the identity for a backend."""
+        ...
+
+
+class Store(ProjectStore, IdentityStore, Protocol):
     """Everything persisted. All methods are safe to call from many tasks at once."""
 
-    # --- chats, sessions, identities -----------------------------------------------------
+    # --- chats, sessions -----------------------------------------------------------------
 
     async def get_chat_settings(self, chat: ChatKey) -> ChatSettings | None:
         """The chat's settings; None for a chat that has chosen nothing yet."""
@@ -153,14 +192,6 @@ class Store(Protocol):
         self, backend: str, before: float
     ) -> list[tuple[ChatKey, BackendSession]]:
         """Sessions of that backend last saved before `before` (for retention)."""
-        ...
-
-    async def get_identity(self, backend: str) -> Identity | None:
-        """The stored identity for a backend."""
-        ...
-
-    async def save_identity(self, backend: str, identity: Identity) -> None:
-        """Create or replace the identity for a backend."""
         ...
 
     # --- the request queue ---------------------------------------------------------------
@@ -264,30 +295,6 @@ class Store(Protocol):
 
     async def unhandled_updates(self, platform: str) -> list[tuple[str, str]]:
         """(update id, payload) of updates received but never handled, oldest first."""
-        ...
-
-    # --- a backend's projects (the local renderer's: no shared disk needed) --------------
-
-    async def load_project(self, backend: str, project_id: str) -> str | None:
-        """A project's saved state (JSON text), or None when there is no such project."""
-        ...
-
-    async def save_project(self, backend: str, project_id: str, state: str) -> None:
-        """Create or replace a project's state."""
-        ...
-
-    async def save_project_file(
-        self, backend: str, project_id: str, name: str, data: bytes
-    ) -> None:
-        """Keep a file of a project (a photo, a video, music) for any process to fetch."""
-        ...
-
-    async def load_project_file(self, backend: str, project_id: str, name: str) -> bytes | None:
-        """A file of a project, or None when it is not kept."""
-        ...
-
-    async def delete_project(self, backend: str, project_id: str) -> None:
-        """Forget a project and its files."""
         ...
 
     # --- leadership ----------------------------------------------------------------------
