@@ -82,6 +82,20 @@ def jpeg(seed: int) -> bytes:
     return buffer.getvalue()
 
 
+def quick_nemo(base_url: str) -> dict[str, str]:
+    """`bot_env` extras for a bot on the Nemo emulator at `base_url` that polls renders
+    and recovers interrupted turns within a second (for tests that kill it)."""
+    return {
+        "CLIPBOT_BACKEND": "nemo",
+        "NEMO_BASE_URL": base_url,
+        "NEMO_RENDER_POLL_FIRST": "0.05",
+        "NEMO_RENDER_POLL_MAX": "0.2",
+        "CLIPBOT_RECOVERY_FIRST_CHECK": "0.5",
+        "CLIPBOT_RECOVERY_INTERVAL": "0.5",
+        "CLIPBOT_RECOVERY_MAX_CHECKS": "20",
+    }
+
+
 def bot_env(fake_api: FakeBotApi, data_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of a bot on the fake Bot API and the local renderer (`extra` wins)."""
     return {

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+
+from fakes.telegram.api import FakeBotApi
 
 
 @pytest.fixture(autouse=True)
@@ -20,3 +22,14 @@ def _root_log_handlers() -> Iterator[None]:
             handler.close()
     root.handlers[:] = saved
     root.setLevel(level)
+
+
+@pytest.fixture
+async def fake_api() -> AsyncIterator[FakeBotApi]:
+    """The fake Telegram Bot API on 127.0.0.1 (the library, or a bot process, talks to it)."""
+    api = FakeBotApi()
+    await api.start()
+    try:
+        yield api
+    finally:
+        await api.stop()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench._process import BotProcess, bot_env, jpeg
+from bench._process import BotProcess, bot_env, jpeg, quick_nemo
 from fakes.nemo.server import NemoEmulator
 from fakes.telegram.api import Call, FakeBotApi
 from fakes.telegram.updates import message, photo_sizes, private_chat, update, user
@@ -80,13 +80,7 @@ async def test_sigkill_during_a_nemo_turn_never_sends_the_turn_again(
     env = bot_env(
         fake_api,
         tmp_path / "data",
-        CLIPBOT_BACKEND="nemo",
-        NEMO_BASE_URL=emulator.base_url,
-        NEMO_RENDER_POLL_FIRST="0.05",
-        NEMO_RENDER_POLL_MAX="0.2",
-        CLIPBOT_RECOVERY_FIRST_CHECK="0.5",
-        CLIPBOT_RECOVERY_INTERVAL="0.5",
-        CLIPBOT_RECOVERY_MAX_CHECKS="20",
+        **quick_nemo(emulator.base_url),
     )
     bot = BotProcess(env, tmp_path / "run", tmp_path / "bot.log")
     try:

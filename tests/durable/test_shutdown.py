@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench._process import BotProcess, bot_env, jpeg
+from bench._process import BotProcess, bot_env, jpeg, quick_nemo
 from fakes.nemo.server import NemoEmulator
 from fakes.telegram.api import FakeBotApi
 from fakes.telegram.updates import message, photo_sizes, private_chat, update, user
@@ -68,13 +68,7 @@ async def test_sigterm_past_the_grace_leaves_the_request_for_the_next_start(
     env = bot_env(
         fake_api,
         data,
-        CLIPBOT_BACKEND="nemo",
-        NEMO_BASE_URL=emulator.base_url,
-        NEMO_RENDER_POLL_FIRST="0.05",
-        NEMO_RENDER_POLL_MAX="0.2",
-        CLIPBOT_RECOVERY_FIRST_CHECK="0.5",
-        CLIPBOT_RECOVERY_INTERVAL="0.5",
-        CLIPBOT_RECOVERY_MAX_CHECKS="20",
+        **quick_nemo(emulator.base_url),
         CLIPBOT_SHUTDOWN_GRACE="0.5",
     )
     bot = BotProcess(env, tmp_path / "run", tmp_path / "bot.log")

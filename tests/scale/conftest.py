@@ -1,4 +1,4 @@
-"""Fixtures of the scale-out tests: a fake Bot API, a fresh PostgreSQL database."""
+"""Fixtures of the scale-out tests: a fresh PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -6,19 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from fakes.telegram.api import FakeBotApi
 from tests.pg import fresh_database
-
-
-@pytest.fixture
-async def fake_api() -> AsyncIterator[FakeBotApi]:
-    """The fake Telegram Bot API on 127.0.0.1 (the bot processes talk to it)."""
-    api = FakeBotApi()
-    await api.start()
-    try:
-        yield api
-    finally:
-        await api.stop()
 
 
 @pytest.fixture

@@ -51,14 +51,6 @@ def jpeg_bytes(width: int = 64, height: int = 48) -> bytes:
 
 
 @pytest.fixture
-async def fake_api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 def settings(fake_api: FakeBotApi, tmp_path: Path) -> Settings:
     return Settings.load(
         None,
